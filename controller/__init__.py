@@ -1,0 +1,1 @@
+"""convctl: a voice conversation controller for the OpenAI and Azure OpenAI Realtime API."""

@@ -1,0 +1,1 @@
+"""One module per conversation state, each owning what that state does."""
