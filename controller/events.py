@@ -9,12 +9,10 @@ Events are frozen, keyword-only dataclasses: data, never behaviour, and no I/O h
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from dataclasses import dataclass, field
 from typing import Any
 
 Raw = Mapping[str, Any]
-_EMPTY: Raw = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,7 +21,7 @@ class ServerEvent:
 
     type: str
     event_id: str | None = None
-    raw: Raw = field(default=_EMPTY, repr=False, compare=False)
+    raw: Raw = field(default_factory=dict, repr=False, compare=False)
 
 
 # --- Content and items ------------------------------------------------------------------
