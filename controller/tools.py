@@ -159,7 +159,7 @@ def describe(function: Callable[..., Any], *, name: str | None = None,
 def _where(function: Callable[..., Any]) -> str:
     code = getattr(function, "__code__", None)
     place = f" ({Path(code.co_filename).name}:{code.co_firstlineno})" if code else ""
-    return f"tool function '{function.__qualname__}'{place}"
+    return f"tool function '{function.__name__}'{place}"
 
 
 def _parameters(function: Callable[..., Any], where: str) -> tuple[Parameter, ...]:
