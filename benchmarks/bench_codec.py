@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.protocol import parse_server_event  # noqa: E402
+from controller.protocol import parse_server_event
 
 PCM_BYTES_PER_20MS = 960
 AUDIO_DELTAS_PER_ANSWER = 200  # four seconds of speech
