@@ -1,0 +1,289 @@
+"""The speaker's timeline: audio waiting to be played, what was played per item, drain.
+
+``PlaybackBuffer`` is shared by every speaker (sound device or WAV file). The controller
+thread adds audio (``play``) and drops it (``clear``); the speaker's own thread takes one
+20 ms period at a time, writes it to the device, and reports the period finished. Played
+bytes are counted per item by the speaker thread when it hands a period to the device, so
+``played_bytes`` is exactly what barge-in truncation needs, and it stops growing the
+moment ``clear`` returns.
+
+``PlaybackLoop`` is the speaker thread around a buffer; a subclass only says how one
+period reaches its device. Nothing here blocks the caller: ``play`` and ``clear`` take a
+lock for microseconds, and the loop reports back only through the inbox.
+
+Drain rule: ``PlaybackDrained`` is posted each time the queue runs empty after audio was
+played (a gap between deltas that arrive slower than real time posts it too, so confirm
+with ``is_drained()`` when it is handled). ``clear()`` does not post it: the caller that
+cleared knows the speaker is silent, and a late post would be mistaken for the end of
+the next response's audio.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
+from controller.inbox import PlaybackDrained, StopRequested
+from controller.ports import Inbox
+
+log = logging.getLogger("convctl.audio")
+
+# Five minutes of audio: far more than the server runs ahead of real time in practice.
+DEFAULT_CAPACITY_MS = 300_000
+CLOSE_DEADLINE_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeakerStats:
+    """Counters of one speaker; ``underruns`` and ``dropped_bytes`` mean audible trouble."""
+
+    played_bytes: int = 0
+    silent_periods: int = 0
+    underruns: int = 0
+    dropped_bytes: int = 0
+    cleared_bytes: int = 0
+    drained_posts: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One 20 ms period as handed to the device: always ``PERIOD_BYTES`` long (silence
+    fills what the queue could not), with how many of its bytes belong to which item."""
+
+    pcm: bytes
+    parts: tuple[tuple[str, int], ...]
+    generation: int
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.parts)
+
+
+class _Chunk:
+    __slots__ = ("item_id", "offset", "pcm")
+
+    def __init__(self, item_id: str, pcm: bytes) -> None:
+        self.item_id = item_id
+        self.pcm = pcm
+        self.offset = 0
+
+    def take(self, limit: int) -> bytes:
+        piece = self.pcm[self.offset: self.offset + limit]
+        self.offset += len(piece)
+        return piece
+
+    @property
+    def remaining(self) -> int:
+        return len(self.pcm) - self.offset
+
+
+class PlaybackBuffer:
+    """Bounded queue of item audio plus per-item played counters (thread-safe)."""
+
+    def __init__(self, inbox: Inbox, *, capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
+        self._inbox = inbox
+        self._capacity = capacity_ms * BYTES_PER_MS
+        self._lock = threading.Lock()
+        self._queue: deque[_Chunk] = deque()
+        self._queued = 0
+        self._played: dict[str, int] = {}
+        self._generation = 0
+        self._in_flight: Period | None = None
+        self._owes_drained = False
+        self._counts = {"played_bytes": 0, "silent_periods": 0, "dropped_bytes": 0,
+                        "cleared_bytes": 0, "drained_posts": 0}
+
+    # --- Controller side ---
+
+    def add(self, item_id: str, pcm: bytes) -> None:
+        """Queue audio of ``item_id``; what does not fit is dropped, counted and logged."""
+        if len(pcm) % 2:
+            raise ValueError(f"pcm16 audio must be whole samples, got {len(pcm)} bytes")
+        with self._lock:
+            room = max(0, self._capacity - self._queued) & ~1
+            accepted = pcm[:room]
+            if accepted:
+                self._queue.append(_Chunk(item_id, accepted))
+                self._queued += len(accepted)
+            self._played.setdefault(item_id, 0)
+            dropped = len(pcm) - len(accepted)
+            self._counts["dropped_bytes"] += dropped
+        if dropped:
+            log.warning("speaker queue full (%d ms): dropped %d ms of item %s",
+                        self._capacity // BYTES_PER_MS, dropped // BYTES_PER_MS, item_id)
+
+    def clear(self) -> int:
+        """Drop everything queued; returns the bytes dropped. Silent from the next period."""
+        with self._lock:
+            dropped = self._queued
+            self._queue.clear()
+            self._queued = 0
+            self._generation += 1
+            self._owes_drained = False
+            self._counts["cleared_bytes"] += dropped
+        return dropped
+
+    def played_bytes(self, item_id: str) -> int:
+        with self._lock:
+            return self._played.get(item_id, 0)
+
+    def is_drained(self) -> bool:
+        """Nothing queued and no audio of the current generation being written."""
+        with self._lock:
+            in_flight = self._in_flight
+            return not self._queue and (
+                in_flight is None or in_flight.generation != self._generation)
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    # --- Speaker thread side ---
+
+    def take_period(self) -> Period:
+        """The next 20 ms to hand to the device; its audio counts as played from now."""
+        with self._lock:
+            pieces: list[bytes] = []
+            parts: list[tuple[str, int]] = []
+            need = PERIOD_BYTES
+            while need and self._queue:
+                chunk = self._queue[0]
+                piece = chunk.take(need)
+                pieces.append(piece)
+                parts.append((chunk.item_id, len(piece)))
+                need -= len(piece)
+                if not chunk.remaining:
+                    self._queue.popleft()
+            audio = b"".join(pieces)
+            self._queued -= len(audio)
+            for item_id, count in parts:
+                self._played[item_id] = self._played.get(item_id, 0) + count
+            self._counts["played_bytes"] += len(audio)
+            if not parts:
+                self._counts["silent_periods"] += 1
+            period = Period(audio + bytes(need), tuple(parts), self._generation)
+            self._in_flight = period if parts else None
+            return period
+
+    def finish_period(self, period: Period) -> None:
+        """The device has accepted ``period``; post PlaybackDrained if that ran it dry."""
+        with self._lock:
+            self._in_flight = None
+            if period.has_audio and period.generation == self._generation:
+                self._owes_drained = True
+            post = self._owes_drained and not self._queue
+            if post:
+                self._owes_drained = False
+                self._counts["drained_posts"] += 1
+        if post:
+            self._inbox.post(PlaybackDrained())
+
+
+class PlaybackLoop:
+    """A speaker: one thread feeding 20 ms periods from a ``PlaybackBuffer`` to a device.
+
+    Subclasses implement ``_write_period`` (blocks until the device took the period, like
+    a sound card does) and ``_close_output``, and call ``_start_thread`` once the device
+    is open.
+    """
+
+    def __init__(self, inbox: Inbox, *, name: str,
+                 capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
+        self._inbox = inbox
+        self._name = name
+        self._buffer = PlaybackBuffer(inbox, capacity_ms=capacity_ms)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._underruns = 0
+        self._previous_had_audio = False
+        self._error: str | None = None
+
+    # --- Speaker port ---
+
+    def play(self, item_id: str, pcm: bytes) -> None:
+        self._buffer.add(item_id, pcm)
+
+    def clear(self) -> None:
+        self._buffer.clear()
+
+    def played_bytes(self, item_id: str) -> int:
+        return self._buffer.played_bytes(item_id)
+
+    def played_ms(self, item_id: str) -> int:
+        """Whole milliseconds of the item played (``audio_end_ms`` of a truncate)."""
+        return self._buffer.played_bytes(item_id) // BYTES_PER_MS
+
+    def is_drained(self) -> bool:
+        return self._buffer.is_drained()
+
+    def stats(self) -> SpeakerStats:
+        return SpeakerStats(underruns=self._underruns, error=self._error,
+                            **self._buffer.counters())
+
+    def close(self) -> None:
+        """Stop the thread (it finishes the period in hand) and close the device."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(CLOSE_DEADLINE_SECONDS)
+        if thread.is_alive():
+            log.warning("%s did not stop within %.1f s", self._name, CLOSE_DEADLINE_SECONDS)
+        self._thread = None
+
+    def __enter__(self) -> PlaybackLoop:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- For subclasses ---
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _write_period(self, period: Period) -> None:
+        raise NotImplementedError
+
+    def _close_output(self) -> None:
+        raise NotImplementedError
+
+    def _note_underrun(self, period: Period) -> None:
+        """The device ran dry before this period arrived. Counted only while audio plays
+        (this period or the one before had some): starving on silence is harmless."""
+        if not (period.has_audio or self._previous_had_audio):
+            return
+        self._underruns += 1
+        if self._underruns & (self._underruns - 1) == 0:
+            log.warning("%s underrun: the device ran out of audio (%d so far)",
+                        self._name, self._underruns)
+
+    # --- The speaker thread ---
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                period = self._buffer.take_period()
+                self._write_period(period)
+                self._previous_had_audio = period.has_audio
+                self._buffer.finish_period(period)
+        except Exception as exc:  # the thread's safety net: report, never die silently
+            self._fail(exc)
+        finally:
+            self._close_quietly()
+
+    def _fail(self, exc: Exception) -> None:
+        self._error = f"{type(exc).__name__}: {exc}"
+        log.error("%s stopped: %s", self._name, self._error, exc_info=exc)
+        self._inbox.post(StopRequested(reason=f"the speaker failed: {exc}"))
+
+    def _close_quietly(self) -> None:
+        try:
+            self._close_output()
+        except Exception as exc:
+            log.warning("%s: closing the output failed: %s", self._name, exc)
