@@ -1,0 +1,127 @@
+"""What a state behaviour can reach: the ports, the settings, the facts, and the machine.
+
+States act only through this object, so the same state code runs live (real ports) and in
+replay (scripted ports on a virtual clock). Every method returns quickly; nothing here
+blocks, sleeps or reads the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from controller.inbox import TimerFired
+from controller.ports import Clock, Console, Microphone, Recorder, Speaker, ToolRunner, Transport
+from controller.protocol import ClientEvents
+from controller.session import ConversationFacts
+from controller.settings import ControllerSettings, SessionSettings
+
+
+class InputBuffer(Protocol):
+    """How much microphone audio the server holds uncommitted (the uplink counts it)."""
+
+    def buffered_ms(self) -> int: ...
+
+    def committed(self) -> None: ...
+
+
+class InvariantViolation(AssertionError):
+    """The controller broke one of its own promises (a bug, never the user's fault)."""
+
+
+class ConversationContext:
+    """The ports, settings and facts of one conversation, as the states see them."""
+
+    def __init__(
+        self, *, session: SessionSettings, controller: ControllerSettings,
+        codec: ClientEvents, transport: Transport, microphone: Microphone, speaker: Speaker,
+        tools: ToolRunner, tool_names: set[str], console: Console, clock: Clock,
+        recorder: Recorder, uplink: InputBuffer,
+    ) -> None:
+        self.session = session
+        self.controller = controller
+        self.codec = codec
+        self.transport = transport
+        self.microphone = microphone
+        self.speaker = speaker
+        self.tools = tools
+        self.tool_names = tool_names
+        self.console = console
+        self.clock = clock
+        self.recorder = recorder
+        self.uplink = uplink
+        self.facts = ConversationFacts()
+        self._timers: dict[str, object] = {}
+        self._fire: Callable[[str], None] = lambda trigger: None
+
+    def bind(self, fire: Callable[[str], None]) -> None:
+        """The engine hands in how to send a trigger to the machine."""
+        self._fire = fire
+
+    # --- The machine --------------------------------------------------------------------
+
+    def fire(self, trigger: str) -> None:
+        """Ask the machine to move (it may refuse if a guard says no)."""
+        self._fire(trigger)
+
+    def fail(self, reason: str) -> None:
+        """End the conversation in Error with a reason a person can act on."""
+        if self.facts.fatal_reason is None:
+            self.facts.fatal_reason = reason
+        self._fire("fail")
+
+    # --- Sending ------------------------------------------------------------------------
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Send a client event, recording it and checking the controller's own promises."""
+        if event.get("type") == "response.create" and self.facts.response_active:
+            raise InvariantViolation(
+                f"response.create while {self.facts.active_response_id} is active")
+        self.recorder.client(self.clock.now(), event)
+        self.transport.send(event)
+
+    # --- Timers -------------------------------------------------------------------------
+
+    def set_timer(self, name: str, delay: float) -> None:
+        """(Re)start the timer ``name``; ``TimerFired(name)`` arrives when it is due."""
+        self.cancel_timer(name)
+        self._timers[name] = self.clock.call_later(delay, TimerFired(name=name))
+
+    def cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            self.clock.cancel(handle)
+
+    def timer_fired(self, name: str) -> bool:
+        """Forget a timer that fired; False if it was cancelled meanwhile (stale)."""
+        return self._timers.pop(name, None) is not None
+
+    def cancel_all_timers(self) -> None:
+        for name in list(self._timers):
+            self.cancel_timer(name)
+
+    # --- Transcript ---------------------------------------------------------------------
+
+    def release_transcript(self, *, give_up_waiting: bool = False) -> None:
+        """Print the transcript lines that are ready, in conversation order."""
+        transcript = self.facts.transcript
+        for line in transcript.releasable(give_up_waiting=give_up_waiting):
+            self.console.transcript(line.role, line.text, interrupted=line.interrupted)
+        if transcript.waiting_for_user_text():
+            if "transcript_wait" not in self._timers:
+                self.set_timer("transcript_wait", self.controller.transcript_wait)
+        else:
+            self.cancel_timer("transcript_wait")
+
+    def flush_transcript(self) -> None:
+        for line in self.facts.transcript.flush():
+            self.console.transcript(line.role, line.text, interrupted=line.interrupted)
+
+    # --- Playback -----------------------------------------------------------------------
+
+    def playback_drained(self) -> bool:
+        return self.speaker.is_drained()
+
+    def turn_settled(self) -> bool:
+        """The response is done and everything it said has been played."""
+        return not self.facts.response_active and self.speaker.is_drained()

@@ -1,0 +1,58 @@
+"""Listening: the microphone is open and the user has the floor.
+
+With server turn detection the server decides when the user's turn ends and creates the
+response itself; convctl waits for ``response.created``. With push-to-talk
+(``turn_detection: none``) convctl ends the turn: on the local turn detector's word (or a
+WAV input running out) it commits the input buffer and asks for a response - but never
+commits less than 100 ms, which the server would reject.
+"""
+
+from __future__ import annotations
+
+from controller.context import ConversationContext
+from controller.events import ResponseCreated, SpeechStarted
+from controller.inbox import InputExhausted, LocalSpeechStarted, LocalTurnEnded
+from states.base import Handler, LiveState
+from states.responding import barge_in, live_response_handlers, note_response_created
+
+MIN_COMMIT_MS = 100
+
+
+def end_user_turn(ctx: ConversationContext) -> None:
+    """Push-to-talk: the user's turn is over; hand it to the model."""
+    if ctx.session.turn_detection.mode != "none":
+        return  # the server owns turn ends
+    if ctx.uplink.buffered_ms() < MIN_COMMIT_MS:
+        return  # nothing (or too little) said: committing would be rejected
+    ctx.send(ctx.codec.input_audio_commit())
+    ctx.uplink.committed()
+    if ctx.facts.response_active:
+        # The interrupted response is still finishing; ask once it is done.
+        ctx.facts.owe_response_create = True
+    else:
+        ctx.send(ctx.codec.response_create())
+
+
+class Listening(LiveState):
+    name = "listening"
+
+    def handler_table(self) -> dict[type, Handler]:
+        ctx = self.ctx
+
+        def on_response_created(ev: ResponseCreated) -> None:
+            note_response_created(ctx, ev)
+            ctx.fire("response_started")
+
+        return {
+            **super().handler_table(),
+            **live_response_handlers(ctx),
+            ResponseCreated: on_response_created,
+            SpeechStarted: lambda ev: barge_in(ctx),
+            LocalSpeechStarted: lambda ev: barge_in(ctx),
+            LocalTurnEnded: lambda ev: end_user_turn(ctx),
+            InputExhausted: lambda ev: end_user_turn(ctx),
+        }
+
+    def enter(self) -> None:
+        self.ctx.microphone.open()
+        self.ctx.release_transcript()
