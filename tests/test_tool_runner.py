@@ -20,6 +20,7 @@ from controller.inbox import InboxItem, ToolFinished
 from controller.tool_runner import ThreadedToolRunner
 from controller.tools import ToolRegistry
 
+Threads = set[threading.Thread]
 WAIT = 5.0  # the most any answer may take to arrive before a test fails
 
 
@@ -105,8 +106,13 @@ def inbox() -> QueueInbox:
 
 
 @pytest.fixture
-def baseline() -> int:
-    return threading.active_count()
+def baseline() -> Threads:
+    """The threads alive before the test (other tests' threads may still be ending)."""
+    return set(threading.enumerate())
+
+
+def new_threads(baseline: Threads) -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t not in baseline)
 
 
 def runner_for(inbox: QueueInbox, **options: Any) -> ThreadedToolRunner:
@@ -209,21 +215,21 @@ def test_the_same_call_id_is_answered_once(inbox: QueueInbox) -> None:
     inbox.assert_quiet()
 
 
-def test_calls_run_in_parallel_on_a_bounded_pool(inbox: QueueInbox, baseline: int) -> None:
+def test_calls_run_in_parallel_on_a_bounded_pool(inbox: QueueInbox, baseline: Threads) -> None:
     runner = runner_for(inbox, max_workers=2)
     for number in range(3):
         runner.start(f"call_{number}", "wait_for_release", {"label": str(number)})
     started = {entered.get(timeout=WAIT), entered.get(timeout=WAIT)}
     assert len(started) == 2, "two calls run at once"
-    assert threading.active_count() == baseline + 3, "two workers and one watchdog, no more"
+    assert new_threads(baseline) == ["convctl-tool-1", "convctl-tool-2", "convctl-tool-watchdog"]
     release.set()
     answers = inbox.answers(3)
     runner.close()
     assert {a.output for a in answers.values()} == {'released 0', 'released 1', 'released 2'}
-    assert threading.active_count() == baseline
+    assert new_threads(baseline) == []
 
 
-def test_many_calls_are_each_answered_exactly_once(inbox: QueueInbox, baseline: int) -> None:
+def test_many_calls_are_each_answered_exactly_once(inbox: QueueInbox, baseline: Threads) -> None:
     runner = runner_for(inbox, max_workers=3)
     names = ["get_weather", "flaky", "odd_result", "get_weather"]
     for number in range(40):
@@ -234,11 +240,11 @@ def test_many_calls_are_each_answered_exactly_once(inbox: QueueInbox, baseline: 
     assert sorted(answers) == sorted(f"call_{n}" for n in range(40))
     assert sum(a.ok for a in answers.values()) == 20
     inbox.assert_quiet()
-    assert threading.active_count() == baseline
+    assert new_threads(baseline) == []
 
 
 def test_close_answers_what_is_pending_and_does_not_wait_for_a_stuck_tool(
-        inbox: QueueInbox, baseline: int) -> None:
+        inbox: QueueInbox, baseline: Threads) -> None:
     runner = runner_for(inbox, close_timeout=0.05)
     runner.start("call_1", "wait_for_release", {"label": "stuck"})
     assert entered.get(timeout=WAIT) == "stuck"
@@ -254,30 +260,30 @@ def test_close_answers_what_is_pending_and_does_not_wait_for_a_stuck_tool(
     for thread in threading.enumerate():
         if thread.name.startswith("convctl-tool-"):
             thread.join(WAIT)
-    assert threading.active_count() == baseline
+    assert new_threads(baseline) == []
     inbox.assert_quiet()
 
 
-def test_close_joins_every_thread(inbox: QueueInbox, baseline: int) -> None:
+def test_close_joins_every_thread(inbox: QueueInbox, baseline: Threads) -> None:
     runner = runner_for(inbox, max_workers=4)
     for number in range(4):
         runner.start(f"call_{number}", "get_weather", {"city": "Kyiv"})
     inbox.answers(4)
     runner.close()
-    assert threading.active_count() == baseline
+    assert new_threads(baseline) == []
 
 
 def test_a_call_after_close_is_answered_without_running(inbox: QueueInbox,
-                                                        baseline: int) -> None:
+                                                        baseline: Threads) -> None:
     runner = runner_for(inbox)
     runner.close()
     runner.start("call_1", "get_weather", {"city": "Paris"})
     assert error_of(inbox.next_answer()) == "the conversation is ending; the tool was not run"
-    assert threading.active_count() == baseline
+    assert new_threads(baseline) == []
 
 
-def test_an_unused_runner_starts_no_threads(inbox: QueueInbox, baseline: int) -> None:
+def test_an_unused_runner_starts_no_threads(inbox: QueueInbox, baseline: Threads) -> None:
     runner = runner_for(inbox)
-    assert threading.active_count() == baseline
+    assert new_threads(baseline) == []
     runner.close()
     runner.close()  # closing twice is harmless
