@@ -73,6 +73,12 @@ class VirtualClock:
     def has_live_entries(self) -> bool:
         return self._live > 0
 
+    def next_due(self) -> int | None:
+        """The tick of the next entry that will run, if any."""
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].due if self._heap else None
+
     def run_next(self) -> bool:
         """Advance to the next entry and run it; False when nothing is scheduled."""
         while self._heap:
