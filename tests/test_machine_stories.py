@@ -231,3 +231,58 @@ def test_ctrl_c_hangs_up_cleanly() -> None:
 def test_stray_drain_and_tool_answers_in_the_wrong_state_are_harmless() -> None:
     story = Story().connect().post(PlaybackDrained()).post(ToolFinished(call_id="x", output=""))
     assert story.state == "Listening"
+
+
+def _user_turn(story: Story, item_id: str) -> Story:
+    return story.server("input_audio_buffer.committed", item_id=item_id, previous_item_id=None)
+
+
+def _assistant_says(story: Story, text: str, item_id: str = "item_a1") -> Story:
+    story.server("response.output_item.added", response_id="resp_1", output_index=0,
+                 item={"id": item_id, "type": "message", "role": "assistant", "content": []})
+    return story.server("response.output_audio_transcript.done", response_id="resp_1",
+                        item_id=item_id, output_index=0, content_index=0, transcript=text)
+
+
+def test_the_user_line_comes_first_even_when_its_transcription_is_late() -> None:
+    story = _user_turn(Story().connect(), "item_u1").response_started()
+    _assistant_says(story, "It is sunny.")
+    assert story.replay.console.lines == [], "the answer waits for the question"
+    story.server("conversation.item.input_audio_transcription.completed", item_id="item_u1",
+                 content_index=0, transcript="How is the weather?")
+    assert story.replay.console.lines == ["user: How is the weather?",
+                                          "assistant: It is sunny."]
+    assert story.report["transcript"] == [{"role": "user", "text": "How is the weather?"},
+                                          {"role": "assistant", "text": "It is sunny."}]
+
+
+def test_the_wait_for_a_transcription_is_bounded() -> None:
+    story = _user_turn(Story(config={"transcript_wait": 2}).connect(), "item_u1")
+    _assistant_says(story.response_started(), "Hello!")
+    story.wait(2.01)
+    assert story.replay.console.lines == ["assistant: Hello!"]
+    story.server("conversation.item.input_audio_transcription.completed", item_id="item_u1",
+                 content_index=0, transcript="Hi")
+    assert story.replay.console.lines[-1] == "user: Hi", "printed late rather than lost"
+
+
+def test_an_interrupted_answer_is_marked_in_the_transcript() -> None:
+    story = Story().connect().response_started().audio(1000)
+    story.server("response.output_item.added", response_id="resp_1", output_index=0,
+                 item={"id": "item_a1", "type": "message", "role": "assistant", "content": []})
+    story.server("response.output_audio_transcript.delta", response_id="resp_1",
+                 item_id="item_a1", output_index=0, content_index=0, delta="Let me tell you")
+    story.wait(0.3).speech_started().response_done(status="cancelled")
+    assert story.report["transcript"] == [
+        {"role": "assistant", "text": "Let me tell you", "interrupted": True}]
+
+
+def test_usage_is_summed_per_turn_and_in_total() -> None:
+    story = Story().connect()
+    for n, tokens in enumerate((30, 12), 1):
+        story.response_started(f"resp_{n}").server(
+            "response.done", response={"id": f"resp_{n}", "status": "completed", "output": [],
+                                       "usage": {"total_tokens": tokens, "input_tokens": 10,
+                                                 "output_tokens": tokens - 10}})
+    usage = story.replay.ctx.facts.usage
+    assert (usage.responses, usage.total_tokens, usage.last_turn["total_tokens"]) == (2, 42, 12)
