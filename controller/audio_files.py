@@ -23,7 +23,7 @@ import threading
 import time
 import wave
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from controller.audio_capture import CaptureLoop
 from controller.audio_convert import (
@@ -131,9 +131,10 @@ class WavSpeaker(PlaybackLoop):
         super().__init__(inbox, name="wav-speaker", capacity_ms=capacity_ms)
         self.path = Path(path)
         self._pacer = pacer or RealTimePacer()
-        self._wav = _open_wav_for_writing(self.path)
+        self._file, self._wav = _open_wav_for_writing(self.path)
         self._started_at = self._pacer.now()
         self._periods_written = 0
+        self._stall_counted = False
         self._start_thread()
 
     def _write_period(self, period: Period) -> None:
@@ -141,22 +142,30 @@ class WavSpeaker(PlaybackLoop):
         # On close the slot in hand is still written, so the file holds all played audio.
         deadline = _period_deadline(self._started_at, self._periods_written + 1)
         self._pacer.wait_until(deadline, self._stop)
-        if self._pacer.now() - deadline > LATE_LIMIT_SECONDS:
-            self._note_underrun(period)
+        # A stall makes every period behind it late: count the stall once.
+        if self._pacer.now() - deadline <= LATE_LIMIT_SECONDS:
+            self._stall_counted = False
+        elif not self._stall_counted:
+            self._stall_counted = self._note_underrun(period)
         self._wav.writeframes(period.pcm)
         self._periods_written += 1
 
     def _close_output(self) -> None:
-        self._wav.close()
+        try:
+            self._wav.close()  # writes the final header
+        finally:
+            self._file.close()
 
 
-def _open_wav_for_writing(path: Path) -> wave.Wave_write:
+def _open_wav_for_writing(path: Path) -> tuple[BinaryIO, wave.Wave_write]:
+    """The file and its WAV writer (the header is patched after every write)."""
     try:
-        wav = wave.open(str(path), "wb")  # noqa: SIM115 - the speaker thread owns it
+        file = path.open("wb")
     except OSError as exc:
         raise AudioError(f"cannot write the output WAV file {path}: "
                          f"{exc.strerror or exc}") from exc
+    wav = wave.open(file, "wb")  # noqa: SIM115 - the speaker thread owns and closes it
     wav.setnchannels(CHANNELS)
     wav.setsampwidth(SAMPLE_WIDTH)
     wav.setframerate(SAMPLE_RATE)
-    return wav
+    return file, wav

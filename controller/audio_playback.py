@@ -253,15 +253,16 @@ class PlaybackLoop:
     def _close_output(self) -> None:
         raise NotImplementedError
 
-    def _note_underrun(self, period: Period) -> None:
-        """The device ran dry before this period arrived. Counted only while audio plays
-        (this period or the one before had some): starving on silence is harmless."""
+    def _note_underrun(self, period: Period) -> bool:
+        """The device ran dry before this period arrived. Counted (True) only while audio
+        plays (this period or the one before had some): starving on silence is harmless."""
         if not (period.has_audio or self._previous_had_audio):
-            return
+            return False
         self._underruns += 1
         if self._underruns & (self._underruns - 1) == 0:
             log.warning("%s underrun: the device ran out of audio (%d so far)",
                         self._name, self._underruns)
+        return True
 
     # --- The speaker thread ---
 

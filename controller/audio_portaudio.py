@@ -189,9 +189,11 @@ def _can(device: DeviceInfo, direction: str) -> bool:
 
 
 def _no_device_message(direction: str) -> str:
-    flag = "--input FILE.wav" if direction == "input" else "--output FILE.wav"
+    instead = ("--input FILE.wav to take the microphone audio from a WAV file"
+               if direction == "input" else
+               "--output FILE.wav to write the speaker audio to a WAV file")
     return (f"no audio {direction} device found (PortAudio sees no sound card or sound "
-            f"server); use {flag} to use a WAV file instead")
+            f"server); use {instead} instead")
 
 
 def list_devices() -> list[DeviceInfo]:

@@ -1,0 +1,138 @@
+"""The speaker timeline, period by period, as the speaker thread sees it (no threads)."""
+
+from __future__ import annotations
+
+import pytest
+from audio_helpers import RecordingInbox
+
+from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
+from controller.audio_playback import PlaybackBuffer
+from controller.inbox import PlaybackDrained
+
+
+def audio(ms: int, value: int = 1) -> bytes:
+    return bytes([value, 0]) * (ms * BYTES_PER_MS // 2)
+
+
+def play_periods(buffer: PlaybackBuffer, count: int) -> list[bytes]:
+    written = []
+    for _ in range(count):
+        period = buffer.take_period()
+        written.append(period.pcm)
+        buffer.finish_period(period)
+    return written
+
+
+def test_an_idle_speaker_plays_silence_and_posts_nothing() -> None:
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox)
+
+    assert play_periods(buffer, 3) == [bytes(PERIOD_BYTES)] * 3
+    assert buffer.is_drained()
+    assert inbox.drain() == []
+
+
+def test_played_bytes_count_per_item_across_a_shared_period() -> None:
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox)
+    buffer.add("a", audio(30, 1))  # 1.5 periods
+    buffer.add("b", audio(25, 2))
+
+    first, second, third = play_periods(buffer, 3)
+
+    assert first == audio(20, 1)
+    assert second == audio(10, 1) + audio(10, 2)  # the period where a ends and b begins
+    assert third == audio(15, 2) + bytes(5 * BYTES_PER_MS)  # b's tail, then silence
+    assert buffer.played_bytes("a") == 30 * BYTES_PER_MS
+    assert buffer.played_bytes("b") == 25 * BYTES_PER_MS
+    assert buffer.played_bytes("never-played") == 0
+
+
+def test_played_bytes_grow_only_as_periods_are_taken() -> None:
+    buffer = PlaybackBuffer(RecordingInbox())
+    buffer.add("a", audio(100))
+
+    assert buffer.played_bytes("a") == 0
+    play_periods(buffer, 2)
+    assert buffer.played_bytes("a") == 40 * BYTES_PER_MS
+
+
+def test_drained_is_posted_once_when_the_queue_runs_dry_after_audio() -> None:
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox)
+    buffer.add("a", audio(40))
+
+    play_periods(buffer, 1)
+    assert inbox.drain() == []
+    assert not buffer.is_drained()
+    play_periods(buffer, 4)
+
+    assert inbox.drain() == [PlaybackDrained()]
+    assert buffer.is_drained()
+
+
+def test_drained_is_posted_again_for_the_next_burst_of_audio() -> None:
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox)
+    for item in ("a", "b"):
+        buffer.add(item, audio(20))
+        play_periods(buffer, 2)
+
+    assert inbox.drain() == [PlaybackDrained(), PlaybackDrained()]
+
+
+def test_the_period_in_flight_is_not_drained_until_the_device_took_it() -> None:
+    buffer = PlaybackBuffer(RecordingInbox())
+    buffer.add("a", audio(20))
+
+    period = buffer.take_period()
+    assert not buffer.is_drained()
+    buffer.finish_period(period)
+    assert buffer.is_drained()
+
+
+def test_clear_drops_the_queue_freezes_played_bytes_and_posts_no_drain() -> None:
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox)
+    buffer.add("a", audio(1000))
+    play_periods(buffer, 5)
+    in_flight = buffer.take_period()  # the device is writing this one during clear()
+
+    assert buffer.clear() == (1000 - 120) * BYTES_PER_MS
+    heard = buffer.played_bytes("a")
+    assert buffer.is_drained()
+    buffer.finish_period(in_flight)
+
+    assert heard == 120 * BYTES_PER_MS
+    assert play_periods(buffer, 3) == [bytes(PERIOD_BYTES)] * 3
+    assert buffer.played_bytes("a") == heard
+    assert inbox.drain() == []
+    assert buffer.counters()["cleared_bytes"] == (1000 - 120) * BYTES_PER_MS
+
+
+def test_audio_after_a_clear_plays_and_drains_normally() -> None:
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox)
+    buffer.add("a", audio(100))
+    play_periods(buffer, 1)
+    buffer.clear()
+    buffer.add("b", audio(20, 3))
+
+    assert play_periods(buffer, 2) == [audio(20, 3), bytes(PERIOD_BYTES)]
+    assert inbox.drain() == [PlaybackDrained()]
+
+
+def test_a_full_queue_drops_the_excess_and_counts_it(caplog: pytest.LogCaptureFixture) -> None:
+    buffer = PlaybackBuffer(RecordingInbox(), capacity_ms=100)
+    buffer.add("a", audio(80))
+    buffer.add("a", audio(50))
+
+    assert buffer.counters()["dropped_bytes"] == 30 * BYTES_PER_MS
+    play_periods(buffer, 10)
+    assert buffer.played_bytes("a") == 100 * BYTES_PER_MS
+    assert "speaker queue full" in caplog.text
+
+
+def test_half_samples_are_refused() -> None:
+    with pytest.raises(ValueError, match="whole samples"):
+        PlaybackBuffer(RecordingInbox()).add("a", b"\x01\x02\x03")
