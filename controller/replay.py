@@ -120,6 +120,8 @@ class Replay:
         self.clock = VirtualClock(self.inbox)
         self.client_events: list[dict[str, Any]] = []
         self.progress = _Progress()
+        self._last_payload: Mapping[str, Any] | None = None
+        self._last_text = ""
         self.console = RecordingConsole(self.clock)
         self.transport = ScriptedTransport(self.clock, self._connection_opened, self._sent)
         codec = ClientEvents(scenario.dialect)  # type: ignore[arg-type]
@@ -220,7 +222,7 @@ class Replay:
             self._match_client()
             return
         if step.kind == "server":
-            self.inbox.post(parse_server_event(json.dumps(expand_audio(step.payload))))
+            self.inbox.post(parse_server_event(self._wire_text(step.payload)))
         elif step.kind == "raw":
             self.inbox.post(parse_server_event(step.payload))
         elif step.kind == "close":
@@ -229,6 +231,14 @@ class Replay:
                                             reason=step.payload["reason"]))
             p.paused_for_connection = True
         self._completed()
+
+    def _wire_text(self, payload: Mapping[str, Any]) -> str:
+        # Consecutive steps often share one payload (a long run of audio deltas): the
+        # wire text is the same, so it is encoded once.
+        if payload is not self._last_payload:
+            self._last_payload = payload
+            self._last_text = json.dumps(expand_audio(payload))
+        return self._last_text
 
     def _completed(self) -> None:
         self.progress.last_completed = self.clock.tick

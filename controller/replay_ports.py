@@ -29,13 +29,12 @@ def ticks(seconds: float) -> int:
     return round(seconds * TICKS_PER_SECOND)
 
 
-@dataclass(order=True)
+@dataclass(slots=True)
 class _Entry:
     due: int
-    seq: int
-    callback: Callable[[], None] = field(compare=False)
-    daemon: bool = field(compare=False, default=False)
-    cancelled: bool = field(compare=False, default=False)
+    callback: Callable[[], None]
+    daemon: bool = False
+    cancelled: bool = False
 
 
 class VirtualClock:
@@ -44,7 +43,8 @@ class VirtualClock:
     def __init__(self, inbox: ReplayInbox) -> None:
         self.tick = 0
         self._inbox = inbox
-        self._heap: list[_Entry] = []
+        # (due, seq, entry): tuples compare natively, which keeps the heap cheap.
+        self._heap: list[tuple[int, int, _Entry]] = []
         self._seq = 0
         self._live = 0  # entries that keep the replay going (not daemon, not cancelled)
 
@@ -54,8 +54,8 @@ class VirtualClock:
     def schedule(self, due: int, callback: Callable[[], None], *, daemon: bool = False
                  ) -> _Entry:
         self._seq += 1
-        entry = _Entry(max(due, self.tick), self._seq, callback, daemon)
-        heapq.heappush(self._heap, entry)
+        entry = _Entry(max(due, self.tick), callback, daemon)
+        heapq.heappush(self._heap, (entry.due, self._seq, entry))
         if not daemon:
             self._live += 1
         return entry
@@ -75,14 +75,14 @@ class VirtualClock:
 
     def next_due(self) -> int | None:
         """The tick of the next entry that will run, if any."""
-        while self._heap and self._heap[0].cancelled:
+        while self._heap and self._heap[0][2].cancelled:
             heapq.heappop(self._heap)
-        return self._heap[0].due if self._heap else None
+        return self._heap[0][0] if self._heap else None
 
     def run_next(self) -> bool:
         """Advance to the next entry and run it; False when nothing is scheduled."""
         while self._heap:
-            entry = heapq.heappop(self._heap)
+            entry = heapq.heappop(self._heap)[2]
             if entry.cancelled:
                 continue
             if not entry.daemon:
@@ -151,12 +151,15 @@ class VirtualSpeaker:
         self.closed = True
 
     def _schedule_drain(self) -> None:
-        if self._drain is not None:
-            self._clock.cancel(self._drain)
-        self._drain = self._clock.schedule(self._busy_until, self._drained)
+        # One pending check at a time; when it fires early (more audio came), it moves on.
+        if self._drain is None:
+            self._drain = self._clock.schedule(self._busy_until, self._drained)
 
     def _drained(self) -> None:
         self._drain = None
+        if self._clock.tick < self._busy_until:
+            self._schedule_drain()
+            return
         self._inbox.post(PlaybackDrained())
 
     def _forget_old(self) -> None:
