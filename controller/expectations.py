@@ -62,7 +62,10 @@ def check(expect: Expectations, report: Mapping[str, Any]) -> list[str]:
         failures.append(f"final_state: expected {expect.final_state}, "
                         f"got {report['final_state']}")
     if expect.transcript is not None:
-        failures += _same_length_matches("transcript", expect.transcript, report["transcript"])
+        # A line not marked interrupted in the expectation must not have been interrupted.
+        failures += _same_length_matches(
+            "transcript", [{"interrupted": False, **line} for line in expect.transcript],
+            [{"interrupted": False, **line} for line in report["transcript"]])
     if expect.tool_calls is not None:
         failures += _same_length_matches("tool_calls", expect.tool_calls, report["tool_calls"])
     events = [entry["event"] for entry in report["client_events"]]

@@ -101,6 +101,8 @@ class ConversationFacts:
         self.fatal_reason: str | None = None
         self.stop_reason: str | None = None
         self.interrupted_by_user = False
+        # The microphone's input (a WAV file) has run out: hang up once all is said.
+        self.input_exhausted = False
 
     # --- Responses ----------------------------------------------------------------------
 

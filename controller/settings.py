@@ -108,6 +108,9 @@ class ControllerSettings:
     connect_timeout: float = 15.0
     # Push-to-talk: the local turn detector ends a turn after this much silence.
     ptt_silence_ms: int = 600
+    # When the input (a WAV file) has run out, hang up once the conversation has been
+    # settled in Listening this long (time for the server to hear the last turn's end).
+    input_done_grace: float = 2.0
 
 
 # --- Reading the flat config mapping ----------------------------------------------------
@@ -117,7 +120,7 @@ SESSION_KEYS = {
     "transcription", "noise_reduction", "tool_choice", "max_output_tokens",
 }
 CONTROLLER_KEYS = {"duplex", "tool_timeout", "goodbye_timeout", "transcript_wait",
-                   "connect_timeout", "ptt_silence_ms"}
+                   "connect_timeout", "ptt_silence_ms", "input_done_grace"}
 TURN_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms",
              "idle_timeout_ms", "eagerness", "create_response", "interrupt_response"}
 
@@ -241,7 +244,8 @@ def settings_from_mapping(
     c: dict[str, Any] = {}
     if "duplex" in config:
         c["duplex"] = _choice(config["duplex"], ("full", "half"), "duplex")
-    for key in ("tool_timeout", "goodbye_timeout", "transcript_wait", "connect_timeout"):
+    for key in ("tool_timeout", "goodbye_timeout", "transcript_wait", "connect_timeout",
+                "input_done_grace"):
         if key in config:
             seconds = _expect(config[key], (int, float), key, "seconds (a number)")
             if seconds <= 0:

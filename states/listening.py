@@ -5,6 +5,10 @@ response itself; convctl waits for ``response.created``. With push-to-talk
 (``turn_detection: none``) convctl ends the turn: on the local turn detector's word (or a
 WAV input running out) it commits the input buffer and asks for a response - but never
 commits less than 100 ms, which the server would reject.
+
+When the input is a file and it has run out, the conversation ends by itself: once it has
+been settled here for ``input_done_grace`` seconds (the server may still be hearing the end
+of the last turn), with nothing playing, no response and no tool call pending.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from states.base import Handler, LiveState
 from states.responding import barge_in, live_response_handlers, note_response_created
 
 MIN_COMMIT_MS = 100
+
+
+def input_exhausted(ctx: ConversationContext) -> None:
+    """The microphone's file has no more audio: the user's last turn is over."""
+    ctx.facts.input_exhausted = True
+    end_user_turn(ctx)
 
 
 def end_user_turn(ctx: ConversationContext) -> None:
@@ -47,12 +57,38 @@ class Listening(LiveState):
             **super().handler_table(),
             **live_response_handlers(ctx),
             ResponseCreated: on_response_created,
-            SpeechStarted: lambda ev: barge_in(ctx),
-            LocalSpeechStarted: lambda ev: barge_in(ctx),
+            SpeechStarted: self.on_user_speech,
+            LocalSpeechStarted: self.on_user_speech,
             LocalTurnEnded: lambda ev: end_user_turn(ctx),
-            InputExhausted: lambda ev: end_user_turn(ctx),
+            InputExhausted: self.on_input_exhausted,
         }
 
     def enter(self) -> None:
         self.ctx.microphone.open()
         self.ctx.release_transcript()
+        self.wait_for_the_end()
+
+    def exit(self) -> None:
+        self.ctx.cancel_timer("input_done")
+
+    def on_user_speech(self, _: object) -> None:
+        barge_in(self.ctx)
+        self.wait_for_the_end()  # the user is still talking: the grace starts over
+
+    def on_input_exhausted(self, _: InputExhausted) -> None:
+        input_exhausted(self.ctx)
+        self.wait_for_the_end()
+
+    def wait_for_the_end(self) -> None:
+        if self.ctx.facts.input_exhausted:
+            self.ctx.set_timer("input_done", self.ctx.controller.input_done_grace)
+
+    def on_state_timer(self, name: str) -> None:
+        if name != "input_done":
+            return
+        ctx = self.ctx
+        if ctx.turn_settled() and not ctx.facts.owe_response_create:
+            ctx.facts.stop_reason = "the input file is exhausted"
+            ctx.fire("hang_up")
+        else:
+            self.wait_for_the_end()

@@ -33,7 +33,13 @@ from controller.events import (
     TextDelta,
     TextDone,
 )
-from controller.inbox import LocalSpeechStarted, LocalTurnEnded, PlaybackDrained, ToolFinished
+from controller.inbox import (
+    InputExhausted,
+    LocalSpeechStarted,
+    LocalTurnEnded,
+    PlaybackDrained,
+    ToolFinished,
+)
 from controller.session import BYTES_PER_MS
 from states.base import Handler, LiveState
 
@@ -151,7 +157,8 @@ class Responding(LiveState):
     name = "responding"
 
     def handler_table(self) -> dict[type, Handler]:
-        from states.listening import end_user_turn  # shared with Listening (push-to-talk)
+        # Shared with Listening (push-to-talk turns, the end of a file input).
+        from states.listening import end_user_turn, input_exhausted
         from states.tool_call import take_call
 
         ctx = self.ctx
@@ -183,6 +190,7 @@ class Responding(LiveState):
             SpeechStarted: on_speech,
             LocalSpeechStarted: on_speech,
             LocalTurnEnded: lambda ev: end_user_turn(ctx),
+            InputExhausted: lambda ev: input_exhausted(ctx),
             PlaybackDrained: lambda ev: self.settle_if_done(),
         }
 

@@ -19,7 +19,13 @@ import json
 
 from controller.context import ConversationContext
 from controller.events import OutputItemDone, ResponseCreated, ResponseDone, SpeechStarted
-from controller.inbox import LocalSpeechStarted, LocalTurnEnded, PlaybackDrained, ToolFinished
+from controller.inbox import (
+    InputExhausted,
+    LocalSpeechStarted,
+    LocalTurnEnded,
+    PlaybackDrained,
+    ToolFinished,
+)
 from controller.session import PendingCall
 from controller.settings import FINISH_TOOL_NAME
 from controller.tool_outputs import error_output
@@ -87,7 +93,7 @@ class ToolCall(LiveState):
     name = "tool_call"
 
     def handler_table(self) -> dict[type, Handler]:
-        from states.listening import end_user_turn
+        from states.listening import end_user_turn, input_exhausted
 
         ctx = self.ctx
 
@@ -128,6 +134,7 @@ class ToolCall(LiveState):
             SpeechStarted: on_speech,
             LocalSpeechStarted: on_speech,
             LocalTurnEnded: lambda ev: end_user_turn(ctx),
+            InputExhausted: lambda ev: input_exhausted(ctx),
             PlaybackDrained: lambda ev: self.finish_when_played(),
         }
 
