@@ -1,0 +1,259 @@
+"""What the device ports do when PortAudio misbehaves, on a scripted stand-in for PyAudio:
+PyAudio missing, no devices, an unusable format, an input overflow, a starved output
+device, a device that fails mid-conversation. (Real devices: test_audio_devices.py.)"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from audio_helpers import WAIT, FrameCollector, RecordingInbox
+
+from controller.audio import (
+    INSTALL_HINT,
+    DeviceMicrophone,
+    DeviceSpeaker,
+    describe_devices,
+    list_devices,
+)
+from controller.audio_convert import PERIOD_BYTES, SILENT_PERIOD
+from controller.errors import AudioError
+from controller.inbox import StopRequested
+
+INPUT_OVERFLOWED = -9981
+DEVICE_BUFFER_FRAMES = 1440
+
+
+class FakeInputStream:
+    """Reads come from the system's scripted queue (bytes, or an OSError to raise);
+    with nothing scripted the device hands out silence every 20 ms, as a quiet room."""
+
+    def __init__(self, system: FakeSystem) -> None:
+        self.system = system
+        self.closed = False
+
+    def read(self, frames: int, exception_on_overflow: bool = True) -> bytes:
+        assert frames == 480 and exception_on_overflow
+        try:
+            item = self.system.reads.get(timeout=0.02)
+        except queue.Empty:
+            return SILENT_PERIOD
+        if isinstance(item, OSError):
+            self.closed = True  # PyAudio closes the stream before raising
+            raise item
+        return item
+
+    def stop_stream(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeOutputStream:
+    """Each write() is announced in ``calls`` and then waits for the test to ``allow`` it,
+    so the test decides when the device takes a period; ``free`` is the free space the
+    device reports (its whole buffer when it has run dry)."""
+
+    def __init__(self, system: FakeSystem) -> None:
+        self.system = system
+        self.free = DEVICE_BUFFER_FRAMES
+        self.calls: queue.Queue[bytes] = queue.Queue()
+        self._permits = threading.Semaphore(0)
+        self.closed = False
+
+    def get_write_available(self) -> int:
+        return self.free
+
+    def write(self, pcm: bytes, frames: int, exception_on_underflow: bool = False) -> None:
+        self.calls.put(pcm)
+        if not self._permits.acquire(timeout=WAIT):
+            raise OSError(-9999, "the test never let this write through")
+        if self.system.write_error is not None:
+            raise self.system.write_error
+
+    def allow(self, count: int = 1) -> None:
+        for _ in range(count):
+            self._permits.release()
+
+    def stop_stream(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeSystem:
+    """The sound system the fake PyAudio reports."""
+
+    def __init__(self, device_names: list[str]) -> None:
+        self.devices = device_names
+        self.supported = True
+        self.reads: queue.Queue[bytes | OSError] = queue.Queue()
+        self.write_error: OSError | None = None
+        self.inputs: list[FakeInputStream] = []
+        self.outputs: list[FakeOutputStream] = []
+
+    def module(self) -> types.ModuleType:
+        system = self
+
+        class PyAudio:
+            def terminate(self) -> None:
+                pass
+
+            def get_device_count(self) -> int:
+                return len(system.devices)
+
+            def get_device_info_by_index(self, index: int) -> dict[str, Any]:
+                return {"index": index, "name": system.devices[index], "hostApi": 0,
+                        "maxInputChannels": 2, "maxOutputChannels": 2,
+                        "defaultSampleRate": 48000.0}
+
+            def get_host_api_info_by_index(self, index: int) -> dict[str, Any]:
+                return {"name": "ALSA"}
+
+            def _default(self) -> dict[str, Any]:
+                if not system.devices:
+                    raise OSError(-9996, "No Default Device Available")
+                return {"index": 0}
+
+            get_default_input_device_info = _default
+            get_default_output_device_info = _default
+
+            def is_format_supported(self, rate: int, **spec: Any) -> bool:
+                if not system.supported:
+                    raise ValueError("Invalid sample rate")
+                return True
+
+            def open(self, **options: Any) -> Any:
+                if options.get("input"):
+                    system.inputs.append(FakeInputStream(system))
+                    return system.inputs[-1]
+                system.outputs.append(FakeOutputStream(system))
+                return system.outputs[-1]
+
+        module = types.ModuleType("pyaudio")
+        module.PyAudio = PyAudio  # type: ignore[attr-defined]
+        module.paInt16 = 8  # type: ignore[attr-defined]
+        module.paInputOverflowed = INPUT_OVERFLOWED  # type: ignore[attr-defined]
+        return module
+
+
+@pytest.fixture
+def system(monkeypatch: pytest.MonkeyPatch) -> FakeSystem:
+    fake = FakeSystem(["USB headset", "default"])
+    monkeypatch.setitem(sys.modules, "pyaudio", fake.module())
+    return fake
+
+
+@pytest.fixture
+def inbox() -> RecordingInbox:
+    return RecordingInbox()
+
+
+@pytest.fixture
+def speaker(system: FakeSystem, inbox: RecordingInbox) -> Iterator[DeviceSpeaker]:
+    spk = DeviceSpeaker(inbox)
+    yield spk
+    system.outputs[0].allow(1000)
+    spk.close()
+
+
+def test_without_pyaudio_the_error_says_exactly_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyaudio", None)  # import now fails
+
+    with pytest.raises(AudioError) as raised:
+        DeviceSpeaker(RecordingInbox())
+    assert INSTALL_HINT in str(raised.value)
+    assert INSTALL_HINT == "apt-get install portaudio19-dev && pip install 'convctl-voice[audio]'"
+    with pytest.raises(AudioError, match="PyAudio is not installed"):
+        list_devices()
+
+
+def test_with_no_devices_the_error_suggests_wav_files(system: FakeSystem) -> None:
+    system.devices = []
+
+    assert list_devices() == []
+    assert "--input FILE.wav" in describe_devices([])
+    with pytest.raises(AudioError, match=r"no audio input device found.*--input FILE\.wav"):
+        DeviceMicrophone(FrameCollector())
+    with pytest.raises(AudioError, match=r"no audio output device found.*--output FILE\.wav"):
+        DeviceSpeaker(RecordingInbox())
+
+
+def test_a_device_that_cannot_do_24k_mono_16bit_is_refused_with_advice(
+        system: FakeSystem) -> None:
+    system.supported = False
+
+    with pytest.raises(AudioError, match=r"input device 1 \(default\) cannot handle 24000 Hz"
+                                         r".*--input-device"):
+        DeviceMicrophone(FrameCollector(), device_index=1)
+
+
+def test_an_input_overflow_becomes_a_counted_silent_frame_and_the_stream_reopens(
+        system: FakeSystem) -> None:
+    before, after = b"\x01\x00" * 480, b"\x02\x00" * 480
+    for item in (before, OSError(INPUT_OVERFLOWED, "Input overflowed"), after):
+        system.reads.put(item)
+    frames = FrameCollector()
+    mic = DeviceMicrophone(frames)
+    mic.open()
+    try:
+        heard = frames.take(3)
+    finally:
+        mic.close()
+
+    assert heard == [before, SILENT_PERIOD, after]
+    assert mic.stats().overflows == 1
+    assert len(system.inputs) == 2 and all(s.closed for s in system.inputs)
+
+
+def test_a_device_starved_while_audio_plays_counts_an_underrun_but_idle_does_not(
+        speaker: DeviceSpeaker, system: FakeSystem) -> None:
+    device = system.outputs[0]
+    device.calls.get(timeout=WAIT)  # period 1 (silence) is being written
+    device.allow()
+    device.calls.get(timeout=WAIT)  # period 2 (silence): the device ran dry while idle
+    assert speaker.stats().underruns == 0
+
+    reply = b"\x05\x00" * 960
+    speaker.play("item_1", reply)
+    device.allow()
+    assert device.calls.get(timeout=WAIT) == reply[:PERIOD_BYTES]  # audio into a dry device
+    assert speaker.stats().underruns == 1
+
+    device.free = 0  # from now on the device always has audio buffered
+    device.allow()
+    assert device.calls.get(timeout=WAIT) == reply[PERIOD_BYTES:]
+    assert speaker.stats().underruns == 1
+
+
+def test_a_speaker_whose_device_fails_stops_the_conversation_and_says_why(
+        speaker: DeviceSpeaker, system: FakeSystem, inbox: RecordingInbox) -> None:
+    system.write_error = OSError(-9999, "Unanticipated host error")
+    system.outputs[0].allow()
+
+    stop = inbox.next()
+    assert isinstance(stop, StopRequested)
+    assert "the speaker failed" in stop.reason and "Unanticipated host error" in stop.reason
+    assert "Unanticipated host error" in (speaker.stats().error or "")
+
+
+def test_a_sink_that_raises_stops_the_microphone_and_says_why(
+        system: FakeSystem, inbox: RecordingInbox) -> None:
+    def broken_sink(pcm: bytes) -> None:
+        raise RuntimeError("sink bug")
+
+    mic = DeviceMicrophone(broken_sink, inbox=inbox)
+    mic.open()
+    stop = inbox.next()
+    mic.close()
+
+    assert isinstance(stop, StopRequested) and "sink bug" in stop.reason
+    assert mic.stats().error == "RuntimeError: sink bug"
