@@ -7,14 +7,15 @@ input: unknown types become ``Unrecognized``, anything else wrong becomes ``Malf
 with a reason that names the field. It must never do I/O, keep state between calls, or
 import websocket, pyaudio or threading.
 
-The hot path is the audio delta (about 50 per second of speech): one ``json.loads``, one
-dict lookup on ``type``, a few ``type(...) is`` checks, one C base64 decode.
+The hot path is the audio delta (about 50 per second of speech): one pass of the C JSON
+scanner, one dict lookup on ``type``, a few ``type(...) is`` checks, one C base64 decode.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import json.scanner
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -85,7 +86,7 @@ Builder = Callable[[str, dict[str, Any]], ServerEvent]
 __all__ = ["SERVER_EVENT_TYPES", "parse_server_event"]
 
 
-# --- Audio: the hot path ----------------------------------------------------------------
+# --- The hot path: audio and the deltas streaming with it -----------------------------------------
 
 if sys.version_info >= (3, 11):
 
@@ -100,8 +101,9 @@ else:  # pragma: no cover - Python 3.10 has no strict_mode; b64decode checks the
         return base64.b64decode(data, validate=True)
 
 
-def decode_audio(data: str, field: str = "delta") -> bytes:
-    """Decode base64 audio; unpadded base64 (RFC 4648 section 3.2) is accepted too."""
+def decode_audio(data: str) -> bytes:
+    """Decode the base64 ``delta`` of an audio delta; unpadded base64 (RFC 4648 section
+    3.2) is accepted too."""
     try:
         return _b64_strict(data)
     except (binascii.Error, ValueError) as exc:
@@ -111,29 +113,38 @@ def decode_audio(data: str, field: str = "delta") -> bytes:
                 return _b64_strict(data + "=" * (-len(data) % 4))
             except (binascii.Error, ValueError):
                 pass
-        raise Bad(field, f"is not valid base64 ({exc})") from None
+        raise Bad("delta", f"is not valid base64 ({exc})") from None
 
 
-def _audio_delta(wire_type: str, d: dict[str, Any]) -> ServerEvent:
-    response_id = d.get("response_id")
-    item_id = d.get("item_id")
-    output_index = d.get("output_index")
-    content_index = d.get("content_index")
-    payload = d.get("delta")
-    # One combined check keeps the common case to a handful of identity tests.
-    if (type(response_id) is str and type(item_id) is str and type(output_index) is int
-            and type(content_index) is int and type(payload) is str):
-        return AudioDelta(
-            type=wire_type, event_id=event_id_of(d), raw=d, response_id=response_id,
-            item_id=item_id, output_index=output_index, content_index=content_index,
-            audio=decode_audio(payload))
-    # Something is off: the field readers find it and name it.
-    return AudioDelta(
-        type=wire_type, event_id=event_id_of(d), raw=d,
-        response_id=req_str(d, "response_id", ""), item_id=req_str(d, "item_id", ""),
-        output_index=req_int(d, "output_index", ""),
-        content_index=req_int(d, "content_index", ""),
-        audio=decode_audio(req_str(d, "delta", "")))
+def _streamed(cls: Callable[..., ServerEvent], field: str, *, attr: str | None = None,
+              decode: Callable[[str], Any] | None = None) -> Builder:
+    """A builder for the events that stream within one content part (audio, transcript
+    and text deltas): the part's four ids plus one required string ``field``, passed to
+    ``cls`` as ``attr`` after ``decode``. These dominate the stream, so the common case
+    is one combined check of the field types; the readers run only to name a bad field."""
+    attr = attr or field
+
+    def build(wire_type: str, d: dict[str, Any]) -> ServerEvent:
+        response_id = d.get("response_id")
+        item_id = d.get("item_id")
+        output_index = d.get("output_index")
+        content_index = d.get("content_index")
+        text = d.get(field)
+        event_id = d.get("event_id")
+        if not (type(response_id) is str and type(item_id) is str
+                and type(output_index) is int and type(content_index) is int
+                and type(text) is str and (event_id is None or type(event_id) is str)):
+            event_id = event_id_of(d)
+            response_id, item_id = req_str(d, "response_id", ""), req_str(d, "item_id", "")
+            output_index = req_int(d, "output_index", "")
+            content_index = req_int(d, "content_index", "")
+            text = req_str(d, field, "")
+        return cls(type=wire_type, event_id=event_id, raw=d, response_id=response_id,
+                   item_id=item_id, output_index=output_index, content_index=content_index,
+                   **{attr: text if decode is None else decode(text)})
+
+    build.__name__ = f"build_{getattr(cls, '__name__', attr)}"
+    return build
 
 
 # --- Builders that are just a list of typed fields --------------------------------------
@@ -271,16 +282,15 @@ _BUILDERS: dict[str, Builder] = {
 
 # GA name, beta name: the same event class, the same fields.
 _ALIASED: tuple[tuple[str, str, Builder], ...] = (
-    ("response.output_audio.delta", "response.audio.delta", _audio_delta),
+    ("response.output_audio.delta", "response.audio.delta",
+     _streamed(AudioDelta, "delta", attr="audio", decode=decode_audio)),
     ("response.output_audio.done", "response.audio.done", _flat(AudioDone, _STREAM_IDS)),
-    ("response.output_text.delta", "response.text.delta",
-     _flat(TextDelta, (*_STREAM_IDS, ("delta", req_str)))),
-    ("response.output_text.done", "response.text.done",
-     _flat(TextDone, (*_STREAM_IDS, ("text", req_str)))),
+    ("response.output_text.delta", "response.text.delta", _streamed(TextDelta, "delta")),
+    ("response.output_text.done", "response.text.done", _streamed(TextDone, "text")),
     ("response.output_audio_transcript.delta", "response.audio_transcript.delta",
-     _flat(AudioTranscriptDelta, (*_STREAM_IDS, ("delta", req_str)))),
+     _streamed(AudioTranscriptDelta, "delta")),
     ("response.output_audio_transcript.done", "response.audio_transcript.done",
-     _flat(AudioTranscriptDone, (*_STREAM_IDS, ("transcript", req_str)))),
+     _streamed(AudioTranscriptDone, "transcript")),
 )
 for _ga, _beta, _build in _ALIASED:
     _BUILDERS[_ga] = _BUILDERS[_beta] = _build
@@ -297,11 +307,31 @@ SERVER_EVENT_TYPES: frozenset[str] = frozenset(_BUILDERS)
 
 # --- The entry point --------------------------------------------------------------------
 
+# json.loads wraps the C scanner in two whitespace regex matches per call. A server frame
+# is one object, "{" to "}", so the scanner alone reads it; anything else (bytes, leading
+# or trailing whitespace, bad JSON) takes json.loads, which also words the error.
+# (typeshed types make_scanner's argument as another scanner; CPython takes the decoder)
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def _load_json(text: str | bytes) -> Any:
+    if type(text) is str and text.startswith("{"):
+        try:
+            value, end = _scan_json(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
+
+
 
 def parse_server_event(text: str | bytes) -> ServerEvent:
     """Turn one websocket text frame into a typed event; never raises on wire input."""
     try:
-        d = json.loads(text)
+        d = _load_json(text)
     except (ValueError, RecursionError, TypeError) as exc:
         # ValueError covers bad JSON and invalid UTF-8 in bytes; RecursionError very deep
         # nesting; TypeError a frame of neither str nor bytes.
