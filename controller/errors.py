@@ -53,4 +53,6 @@ class AudioError(ConvctlError):
 
 
 class ToolError(ConvctlError):
-    """A tool could not be loaded or defined (a tool that fails at run time is answered, not raised)."""
+    """A tool could not be loaded or defined.
+
+    A tool that fails at run time is answered with an error output, not raised."""

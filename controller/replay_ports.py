@@ -13,7 +13,7 @@ import heapq
 import json
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from controller.inbox import InboxItem, InputExhausted, PlaybackDrained, ToolFinished
