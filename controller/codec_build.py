@@ -82,8 +82,11 @@ class ClientEvents:
             "output_audio_format": _BETA_FORMATS[s.audio_format],
             "turn_detection": self._turn_detection(s.turn_detection),
             "input_audio_transcription": _transcription(s.transcription),
-            "input_audio_noise_reduction": _noise_reduction(s.noise_reduction),
         }
+        # Older beta servers (Azure 2024-10-01-preview) predate noise reduction and reject
+        # unknown fields; off is the beta default, so "off" is said by leaving it out.
+        if s.noise_reduction is not None:
+            session["input_audio_noise_reduction"] = _noise_reduction(s.noise_reduction)
         if s.voice is not None:
             session["voice"] = s.voice
         return session

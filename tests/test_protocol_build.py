@@ -72,7 +72,6 @@ def test_the_same_agent_in_beta_uses_flat_fields_and_audio_with_text():
         "input_audio_format": "pcm16", "output_audio_format": "pcm16",
         "turn_detection": SERVER_VAD_WIRE,
         "input_audio_transcription": {"model": "gpt-4o-mini-transcribe"},
-        "input_audio_noise_reduction": None,
         "tools": [WEATHER_WIRE], "tool_choice": "auto"}}
 
 
@@ -120,6 +119,14 @@ def test_text_output_is_text_only_in_both_dialects():
 
     assert GA.session_update(text)["session"]["output_modalities"] == ["text"]
     assert BETA.session_update(text)["session"]["modalities"] == ["text"]
+
+
+def test_beta_leaves_noise_reduction_out_when_off_for_servers_that_predate_it():
+    session = BETA.session_update(SessionSettings(noise_reduction=None))["session"]
+
+    assert "input_audio_noise_reduction" not in session
+    assert GA.session_update(SessionSettings())["session"]["audio"]["input"][
+        "noise_reduction"] is None
 
 
 def test_transcription_off_and_noise_reduction_on():

@@ -322,6 +322,26 @@ def test_bytes_frames_parse_like_text_frames():
     assert parse_server_event(text.encode()) == parse_server_event(text)
 
 
+def test_whitespace_around_a_frame_is_harmless():
+    text = frame(type="input_audio_buffer.cleared", event_id="event_1")
+
+    assert parse_server_event(f" \n{text}\r\n ") == parse_server_event(text)
+
+
+@pytest.mark.parametrize("wire", [
+    '{"type": "input_audio_buffer.cleared"} trailing',
+    '{"type": "input_audio_buffer.cleared"}{"type": "input_audio_buffer.cleared"}',
+    '{"type": "input_audio_buffer.cleared"',
+    # a raw control character inside a string: the strict decoder refuses it
+    '{"type": "input_audio_buffer.cleared", "note": "tab\there"}',
+])
+def test_text_that_is_not_exactly_one_valid_json_object_is_malformed(wire):
+    event = parse_server_event(wire)
+
+    assert isinstance(event, Malformed)
+    assert event.reason.startswith("not valid JSON")
+
+
 def test_unknown_fields_are_ignored_and_kept_in_raw():
     event = parse_server_event(frame(type="response.output_text.delta", delta="x",
                                      obfuscation="aLxx0", **STREAM))

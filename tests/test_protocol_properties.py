@@ -81,6 +81,28 @@ def test_known_types_with_arbitrary_fields_parse_without_raising(wire_type, fiel
     assert event.type == wire_type
 
 
+def is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+edges = st.sampled_from(["", " ", "\n", "\t ", "x", "}", "{", "]", ",{}", '"'])
+
+
+@FAST
+@given(edges, st.dictionaries(st.text(max_size=6), json_values, max_size=4), edges)
+def test_the_codec_reads_json_exactly_as_the_json_module_does(before, value, after):
+    text = before + json.dumps({"type": "input_audio_buffer.cleared", **value}) + after
+
+    event = parse_server_event(text)
+
+    rejected = isinstance(event, Malformed) and event.reason.startswith("not valid JSON")
+    assert rejected == (not is_json(text))
+
+
 def test_nesting_too_deep_for_the_json_module_is_malformed_not_a_crash():
     assert_sound(parse_server_event("[" * 100_000 + "]" * 100_000))
 
