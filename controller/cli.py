@@ -26,6 +26,74 @@ def main() -> None:
     """
 
 
+# --- run ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--provider", type=click.Choice(["openai", "azure", "local"]),
+              help="Who to talk to; default: azure if AZURE_OPENAI_ENDPOINT is set, else "
+                   "openai if OPENAI_API_KEY is set, else the built-in offline server.")
+@click.option("--url", help="An explicit ws:// or wss:// endpoint (self-hosted, test servers).")
+@click.option("--model", help="OpenAI model (default gpt-realtime).")
+@click.option("--deployment", help="Azure deployment (default AZURE_OPENAI_DEPLOYMENT).")
+@click.option("--dialect", type=click.Choice(["ga", "beta"]),
+              help="Wire dialect (default ga; beta for legacy Azure preview URLs).")
+@click.option("--api-key", help="Overrides OPENAI_API_KEY / AZURE_OPENAI_API_KEY; never "
+                                "printed or logged.")
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="YAML file with these options and the session settings; flags win.")
+@click.option("--input", help="Microphone from a WAV file (any rate/channels), real-time pace.")
+@click.option("--input-device", type=int, help="Microphone device index (convctl devices).")
+@click.option("--output", help="Speaker to a WAV file (24 kHz mono s16).")
+@click.option("--output-device", type=int, help="Speaker device index (convctl devices).")
+@click.option("--record", help="Write the event log (JSONL) here.")
+@click.option("--record-audio", is_flag=True, default=None,
+              help="Keep the audio in the event log.")
+@click.option("--tools", help="Your tools: a FILE.py or an importable module.")
+@click.option("-v", "--verbose", is_flag=True, default=None, help="More diagnostics on stderr.")
+@click.option("--instructions", help="What the model is told to be and do.")
+@click.option("--voice", help="The model's voice (e.g. marin, cedar, alloy).")
+@click.option("--turn-detection", type=click.Choice(["server_vad", "semantic_vad", "none"]),
+              help="Who ends the user's turn: the server's VAD, or push-to-talk (none).")
+@click.option("--duplex", type=click.Choice(["full", "half"]),
+              help="full: barge-in works (use a headset); half: mic gated while the "
+                   "assistant speaks (open speakers).")
+@click.option("--max-duration", type=float, help="End the conversation after this many seconds.")
+def run(**options: Any) -> None:
+    """Hold a live spoken conversation (microphone/speaker or WAV files).
+
+    The transcript goes to stdout; state changes and diagnostics to stderr. Exit codes:
+    0 finished, 1 error, 2 bad configuration, 130 interrupted.
+    """
+    import os
+
+    from controller.config import load_run_config
+
+    try:
+        cfg = load_run_config(options, os.environ)
+    except ConvctlError as exc:
+        click.echo(f"convctl run: {exc}", err=True)
+        sys.exit(2)
+    from controller.run import run_conversation
+
+    sys.exit(run_conversation(cfg))
+
+
+# --- devices ----------------------------------------------------------------------------
+
+
+@main.command()
+def devices() -> None:
+    """List audio input and output devices (index, name, channels, default rate)."""
+    from controller.audio import describe_devices, list_devices
+
+    try:
+        click.echo(describe_devices(list_devices()))
+    except ConvctlError as exc:
+        click.echo(f"convctl devices: {exc}", err=True)
+        sys.exit(2)
+
+
 # --- replay ---------------------------------------------------------------------------
 
 
@@ -112,6 +180,16 @@ def diagram(fmt: str, output: str | None, highlight: str | None) -> None:
     else:
         click.echo(data, nl=not data.endswith("\n"))
 
+
+def _add_serve() -> None:
+    try:  # FIXME(lead): remove the guard once controller/local_server/cli.py lands
+        from controller.local_server.cli import serve_command
+    except ImportError:
+        return
+    main.add_command(serve_command, "serve")
+
+
+_add_serve()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

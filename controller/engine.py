@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from controller.context import ConversationContext
 from controller.events import Malformed, ServerEvent
-from controller.inbox import InboxItem
+from controller.inbox import InboxItem, TransportClosed
 from controller.machine import STATE_NAMES, ConversationChart
 from states.base import StateBehaviour
 from states.connecting import Connecting
@@ -28,6 +28,9 @@ from states.tool_call import ToolCall
 ALL_STATES: tuple[type[StateBehaviour], ...] = (
     Idle, Connecting, Listening, Responding, ToolCall, Finished, Error)
 FINAL_STATES = frozenset({"finished", "error"})
+# Pseudo-events the log records for what is on the wire but is not a Realtime event.
+CLOSE_EVENT = "websocket.close"
+MALFORMED_EVENT = "websocket.malformed_frame"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +62,11 @@ class ConversationEngine:
         """Handle one inbox item in the current state."""
         if isinstance(item, ServerEvent):
             self.ctx.recorder.server(self.ctx.clock.now(),
-                                     {"raw": item.text} if isinstance(item, Malformed)
-                                     else item.raw)
+                                     {"type": MALFORMED_EVENT, "raw": item.text}
+                                     if isinstance(item, Malformed) else item.raw)
+        elif isinstance(item, TransportClosed):
+            self.ctx.recorder.server(self.ctx.clock.now(), {
+                "type": CLOSE_EVENT, "code": item.code, "reason": item.reason})
         handler = self.current.handlers.get(type(item))
         if handler is None:
             return

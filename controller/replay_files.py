@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.engine import CLOSE_EVENT, MALFORMED_EVENT
 from controller.errors import ConfigError, ScenarioError
 from controller.inbox import ToolFinished
 from controller.log import read_log
@@ -22,10 +23,6 @@ from controller.replay import Replay, replay_scenario
 from controller.scenario import Expectations, Scenario, ScriptedTool, Step, load_scenario
 from controller.settings import FINISH_TOOL_NAME, settings_from_mapping
 from controller.tool_outputs import error_output
-
-# Pseudo-events the recorder writes for what is on the wire but is not a Realtime event.
-CLOSE_EVENT = "websocket.close"
-MALFORMED_EVENT = "websocket.malformed_frame"
 
 
 @dataclass(frozen=True)
