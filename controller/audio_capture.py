@@ -7,7 +7,9 @@ how the source starts, how one 20 ms frame is captured, and how the source stops
 - ``open()``: the source runs and every frame goes to the sink (called from this thread;
   the sink must not block).
 - ``gate()``: the source keeps running (a device keeps its clock, a file keeps its pace)
-  but frames are dropped and counted.
+  but frames are dropped and counted. A frame already being handed to the sink when
+  ``gate()`` is called still arrives: gating takes no lock the sink could hold up (the
+  sink sends on the network), so the controller thread never waits for it.
 - ``close()``: the thread stops and the source is released, within a deadline. ``open()``
   or ``gate()`` afterwards starts it again.
 

@@ -11,7 +11,7 @@
 #
 # The state lives in one directory (default /tmp/convctl-virtual-audio, or the second
 # argument, or $CONVCTL_VIRTUAL_AUDIO): the daemon's runtime dir, its log, the pids, and
-# `env`, the exports for clients. Needs pulseaudio, pulseaudio-utils, libasound2-plugins
+# `env`, the export clients need (PULSE_SERVER). Needs pulseaudio, pulseaudio-utils, libasound2-plugins
 # (installed by scripts/setup.sh). The tests start it through tests/pulse_devices.py.
 #
 # Two measured pitfalls are handled here: null sinks render 2 s blocks when no client asks
@@ -26,9 +26,13 @@ FORMAT="format=s16le rate=24000 channels=1"
 
 die() { echo "virtual-audio: $*" >&2; exit 1; }
 
+server="unix:$dir/xdg/pulse/native"
+
 client_env() {
-  # Every client needs the same runtime dir (or PULSE_SERVER); routes go by default device.
-  XDG_RUNTIME_DIR="$dir/xdg" PULSE_SERVER="unix:$dir/xdg/pulse/native" "$@"
+  # Clients find this daemon by PULSE_SERVER alone (the socket allows anonymous access;
+  # it sits in a directory only its owner can enter), so the caller's XDG_RUNTIME_DIR
+  # and any real sound server stay untouched.
+  PULSE_SERVER="$server" "$@"
 }
 
 is_running() {
@@ -61,8 +65,8 @@ start_keepers() {
   : > "$dir/keepers.pid"
   for source in vspeaker.monitor vmic; do
     # `env` execs parec, so $! is parec's own pid (a function would add a subshell).
-    env XDG_RUNTIME_DIR="$dir/xdg" PULSE_SERVER="unix:$dir/xdg/pulse/native" \
-      parec --latency-msec=10 --raw -d "$source" > /dev/null 2>&1 &
+    env PULSE_SERVER="$server" parec --latency-msec=10 --raw -d "$source" \
+      > /dev/null 2>&1 &
     echo $! >> "$dir/keepers.pid"
   done
   # The sinks pick the keepers' low latency up only after a suspend/resume.
@@ -73,8 +77,7 @@ start_keepers() {
 }
 
 write_env() {
-  printf 'export XDG_RUNTIME_DIR=%q PULSE_SERVER=%q\n' \
-    "$dir/xdg" "unix:$dir/xdg/pulse/native" > "$dir/env"
+  printf 'export PULSE_SERVER=%q\n' "$server" > "$dir/env"
 }
 
 stop_all() {
