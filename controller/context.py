@@ -7,6 +7,7 @@ blocks, sleeps or reads the wall clock.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -52,6 +53,9 @@ class ConversationContext:
         self.uplink = uplink
         self.facts = ConversationFacts()
         self._timers: dict[str, object] = {}
+        # Seeded, so a replay's backoff jitter is the same on every run.
+        self._random = random.Random(0)
+        self._answered_this_session: set[str] = set()
         self._fire: Callable[[str], None] = lambda trigger: None
 
     def bind(self, fire: Callable[[str], None]) -> None:
@@ -74,18 +78,38 @@ class ConversationContext:
 
     def send(self, event: Mapping[str, Any]) -> None:
         """Send a client event, recording it and checking the controller's own promises."""
-        if event.get("type") == "response.create" and self.facts.response_active:
-            raise InvariantViolation(
-                f"response.create while {self.facts.active_response_id} is active")
+        self._check_promises(event)
         self.recorder.client(self.clock.now(), event)
         self.transport.send(event)
 
+    def _check_promises(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "response.create" and self.facts.response_active:
+            raise InvariantViolation(
+                f"response.create while {self.facts.active_response_id} is active")
+        if kind == "conversation.item.create":
+            item = event.get("item") or {}
+            if item.get("type") == "function_call_output":
+                call_id = str(item.get("call_id"))
+                if call_id in self._answered_this_session:
+                    raise InvariantViolation(f"{call_id} answered twice in one session")
+                self._answered_this_session.add(call_id)
+
+    def new_session(self) -> None:
+        """A new server session began (its outputs are counted afresh)."""
+        self._answered_this_session.clear()
+
+    def jitter(self) -> float:
+        """A factor in [0.5, 1) that spreads reconnect attempts of many clients."""
+        return 0.5 + self._random.random() / 2
+
     # --- Timers -------------------------------------------------------------------------
 
-    def set_timer(self, name: str, delay: float) -> None:
+    def set_timer(self, name: str, delay: float, *, daemon: bool = False) -> None:
         """(Re)start the timer ``name``; ``TimerFired(name)`` arrives when it is due."""
         self.cancel_timer(name)
-        self._timers[name] = self.clock.call_later(delay, TimerFired(name=name))
+        self._timers[name] = self.clock.call_later(delay, TimerFired(name=name),
+                                                   daemon=daemon)
 
     def cancel_timer(self, name: str) -> None:
         handle = self._timers.pop(name, None)

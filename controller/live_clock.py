@@ -48,6 +48,7 @@ class WallClock:
     def __init__(self, inbox: LiveInbox) -> None:
         self._inbox = inbox
         self._start = time.monotonic()
+        self._epoch = time.time()
         self._heap: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._wake = threading.Condition()
@@ -58,7 +59,10 @@ class WallClock:
     def now(self) -> float:
         return time.monotonic() - self._start
 
-    def call_later(self, delay: float, item: InboxItem) -> object:
+    def epoch(self) -> float:
+        return self._epoch
+
+    def call_later(self, delay: float, item: InboxItem, *, daemon: bool = False) -> object:
         timer = _Timer(item)
         with self._wake:
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), timer))

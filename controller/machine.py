@@ -55,7 +55,8 @@ class ConversationChart(StateChart):
     # --- Transitions --------------------------------------------------------------------
 
     connect = idle.to(connecting)
-    session_ready = connecting.to(listening)
+    session_ready = (connecting.to(tool_call, cond="has_answerable_calls")
+                     | connecting.to(listening))
     response_started = (
         listening.to(responding)
         | tool_call.to(responding)

@@ -26,8 +26,13 @@ class Clock(Protocol):
         """Seconds since the conversation started (virtual in replay)."""
         ...
 
-    def call_later(self, delay: float, item: InboxItem) -> object:
-        """Post ``item`` to the inbox after ``delay`` seconds; returns a handle for cancel()."""
+    def epoch(self) -> float | None:
+        """Unix time at which the conversation started (None when unknown)."""
+        ...
+
+    def call_later(self, delay: float, item: InboxItem, *, daemon: bool = False) -> object:
+        """Post ``item`` to the inbox after ``delay`` seconds; returns a handle for cancel().
+        A ``daemon`` timer is housekeeping: it does not keep a replay from ending."""
         ...
 
     def cancel(self, handle: object) -> None: ...

@@ -123,7 +123,8 @@ class Replay:
         self._last_payload: Mapping[str, Any] | None = None
         self._last_text = ""
         self.console = RecordingConsole(self.clock)
-        self.transport = ScriptedTransport(self.clock, self._connection_opened, self._sent)
+        self.transport = ScriptedTransport(self.clock, self._connection_opened, self._sent,
+                                           self._connection_closed)
         codec = ClientEvents(scenario.dialect)  # type: ignore[arg-type]
         session = scenario.session
         detector = (LocalTurnDetector(silence_ms=scenario.controller.ptt_silence_ms)
@@ -181,6 +182,10 @@ class Replay:
     def _connection_opened(self) -> None:
         self.progress.paused_for_connection = False
         self._schedule_steps()
+
+    def _connection_closed(self) -> None:
+        # The controller hung up (a recycle, the end): later steps await its next open.
+        self.progress.paused_for_connection = True
 
     def _schedule_steps(self) -> None:
         # Steps run from the clock, never from inside a machine callback.

@@ -22,6 +22,9 @@ from controller.scenario import ScriptedTool
 from controller.tool_outputs import error_output, result_output
 
 TICKS_PER_SECOND = 48_000  # one tick per byte of 24 kHz mono pcm16
+# The virtual clock starts at this Unix time (2027-01-15), so a scenario can place a
+# session's expires_at relative to it.
+VIRTUAL_EPOCH = 1_800_000_000.0
 FRAME_BYTES = 960  # 20 ms
 
 
@@ -42,6 +45,7 @@ class VirtualClock:
 
     def __init__(self, inbox: ReplayInbox) -> None:
         self.tick = 0
+        self.epoch_start = VIRTUAL_EPOCH
         self._inbox = inbox
         # (due, seq, entry): tuples compare natively, which keeps the heap cheap.
         self._heap: list[tuple[int, int, _Entry]] = []
@@ -50,6 +54,9 @@ class VirtualClock:
 
     def now(self) -> float:
         return self.tick / TICKS_PER_SECOND
+
+    def epoch(self) -> float:
+        return self.epoch_start
 
     def schedule(self, due: int, callback: Callable[[], None], *, daemon: bool = False
                  ) -> _Entry:
@@ -60,8 +67,9 @@ class VirtualClock:
             self._live += 1
         return entry
 
-    def call_later(self, delay: float, item: InboxItem) -> object:
-        return self.schedule(self.tick + ticks(delay), lambda: self._inbox.post(item))
+    def call_later(self, delay: float, item: InboxItem, *, daemon: bool = False) -> object:
+        return self.schedule(self.tick + ticks(delay), lambda: self._inbox.post(item),
+                             daemon=daemon)
 
     def cancel(self, handle: object) -> None:
         if isinstance(handle, _Entry) and not handle.cancelled:
@@ -249,9 +257,11 @@ class ScriptedTransport:
     """The client side of the scripted server: records what the controller sends."""
 
     def __init__(self, clock: VirtualClock, on_open: Callable[[], None],
-                 on_send: Callable[[float, Mapping[str, Any]], None]) -> None:
+                 on_send: Callable[[float, Mapping[str, Any]], None],
+                 on_close: Callable[[], None] = lambda: None) -> None:
         self._clock = clock
         self._on_open = on_open
+        self._on_close = on_close
         self._on_send = on_send
         self.is_open = False
         self.opens = 0
@@ -274,3 +284,4 @@ class ScriptedTransport:
         if self.is_open:
             self.is_open = False
             self.close_code = code
+            self._on_close()

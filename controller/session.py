@@ -8,8 +8,9 @@ threads.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ class PendingCall:
     response_id: str
     output: str | None = None
     answered: bool = False
+    seq: int = 0  # position in the whole conversation (lines and tool calls)
 
     @property
     def arguments(self) -> Any:
@@ -75,6 +77,7 @@ class ConversationFacts:
     """Everything the states need to remember between events."""
 
     MAX_TRACKED_ITEMS = 64
+    MAX_TOOL_LOG = 1000
 
     def __init__(self) -> None:
         self.session_id: str | None = None
@@ -90,12 +93,14 @@ class ConversationFacts:
         # Tool calls of the current batch, in the order they were taken.
         self.pending_calls: OrderedDict[str, PendingCall] = OrderedDict()
         self.taken_call_ids: set[str] = set()
-        self.tool_log: list[PendingCall] = []
+        self.answered_call_ids: set[str] = set()
+        self.tool_log: deque[PendingCall] = deque(maxlen=self.MAX_TOOL_LOG)
         self.calls_response_done = False
         self.owe_response_create = False
         self.finishing = False
         self.finish_deadline_passed = False
-        self.transcript = Transcript()
+        self._seq = itertools.count()
+        self.transcript = Transcript(seq=self._seq)
         self.usage = Usage()
         self.counters = Counters()
         self.fatal_reason: str | None = None
@@ -103,6 +108,12 @@ class ConversationFacts:
         self.interrupted_by_user = False
         # The microphone's input (a WAV file) has run out: hang up once all is said.
         self.input_exhausted = False
+        # Reconnecting: sessions opened, failed attempts since the last good session,
+        # whether the next session must be given the conversation so far.
+        self.sessions = 0
+        self.reconnect_attempt = 0
+        self.restore_context = False
+        self.recycle_due = False
 
     # --- Responses ----------------------------------------------------------------------
 
@@ -142,7 +153,7 @@ class ConversationFacts:
             return None
         self.taken_call_ids.add(call_id)
         call = PendingCall(call_id=call_id, name=name, arguments_text=arguments,
-                           response_id=response_id)
+                           response_id=response_id, seq=next(self._seq))
         self.pending_calls[call_id] = call
         self.tool_log.append(call)
         return call
@@ -151,6 +162,21 @@ class ConversationFacts:
         """Every call of the batch has its output and the response that made them is done."""
         return (bool(self.pending_calls) and self.calls_response_done
                 and all(c.output is not None for c in self.pending_calls.values()))
+
+    def history(self, count: int = 100) -> list[Any]:
+        """The last ``count`` transcript lines and tool calls, in conversation order."""
+        entries: list[Any] = [*self.transcript.recent(count), *list(self.tool_log)[-count:]]
+        entries.sort(key=lambda entry: entry.seq)
+        return entries[-count:]
+
+    def session_lost(self) -> None:
+        """The connection died: nothing of the dead session is active any more."""
+        self.active_response_id = None
+        self.owe_response_create = False
+        self.session_configured = False
+        self.restore_context = True
+        if self.pending_calls:
+            self.calls_response_done = True  # the response that made them is gone
 
     def start_call_batch(self) -> None:
         self.pending_calls.clear()

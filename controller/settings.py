@@ -111,6 +111,12 @@ class ControllerSettings:
     # When the input (a WAV file) has run out, hang up once the conversation has been
     # settled in Listening this long (time for the server to hear the last turn's end).
     input_done_grace: float = 2.0
+    # Reconnect after an unexpected close: attempts, first backoff and its ceiling (s).
+    reconnect_attempts: int = 5
+    reconnect_backoff: float = 0.5
+    reconnect_ceiling: float = 10.0
+    # Recycle the session this long before it expires, between turns.
+    recycle_margin: float = 300.0
 
 
 # --- Reading the flat config mapping ----------------------------------------------------
@@ -120,7 +126,9 @@ SESSION_KEYS = {
     "transcription", "noise_reduction", "tool_choice", "max_output_tokens",
 }
 CONTROLLER_KEYS = {"duplex", "tool_timeout", "goodbye_timeout", "transcript_wait",
-                   "connect_timeout", "ptt_silence_ms", "input_done_grace"}
+                   "connect_timeout", "ptt_silence_ms", "input_done_grace",
+                   "reconnect_attempts", "reconnect_backoff", "reconnect_ceiling",
+                   "recycle_margin"}
 TURN_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms",
              "idle_timeout_ms", "eagerness", "create_response", "interrupt_response"}
 
@@ -245,12 +253,19 @@ def settings_from_mapping(
     if "duplex" in config:
         c["duplex"] = _choice(config["duplex"], ("full", "half"), "duplex")
     for key in ("tool_timeout", "goodbye_timeout", "transcript_wait", "connect_timeout",
-                "input_done_grace"):
+                "input_done_grace", "reconnect_backoff", "reconnect_ceiling",
+                "recycle_margin"):
         if key in config:
             seconds = _expect(config[key], (int, float), key, "seconds (a number)")
             if seconds <= 0:
                 raise ConfigError(f"'{key}' must be more than 0 seconds, got {seconds}")
             c[key] = float(seconds)
+    if "reconnect_attempts" in config:
+        attempts = _expect(config["reconnect_attempts"], int, "reconnect_attempts",
+                           "a whole number (0 turns reconnecting off)")
+        if attempts < 0:
+            raise ConfigError(f"'reconnect_attempts' must be 0 or more, got {attempts}")
+        c["reconnect_attempts"] = attempts
     if "ptt_silence_ms" in config:
         c["ptt_silence_ms"] = _expect(config["ptt_silence_ms"], int, "ptt_silence_ms",
                                       "whole milliseconds")

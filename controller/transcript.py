@@ -9,6 +9,8 @@ transcription arrives, but only for a bounded time. No I/O here: the caller prin
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 class Line:
     role: str  # "user" | "assistant"
     item_id: str
+    seq: int = 0  # position in the whole conversation (lines and tool calls)
     parts: list[str] = field(default_factory=list)
     final_text: str | None = None
     complete: bool = False
@@ -31,7 +34,8 @@ class Line:
 class Transcript:
     """Ordered user and assistant lines, keyed by conversation item id."""
 
-    def __init__(self, max_lines: int = 10_000) -> None:
+    def __init__(self, max_lines: int = 10_000, seq: Iterator[int] | None = None) -> None:
+        self._seq = seq or itertools.count()
         self._lines: list[Line] = []
         self._by_item: dict[str, Line] = {}
         self._next = 0  # index of the first line not yet released
@@ -42,7 +46,7 @@ class Transcript:
     def _line(self, role: str, item_id: str) -> Line:
         line = self._by_item.get(item_id)
         if line is None:
-            line = Line(role=role, item_id=item_id)
+            line = Line(role=role, item_id=item_id, seq=next(self._seq))
             self._lines.append(line)
             self._by_item[item_id] = line
             self._forget_old()
@@ -138,6 +142,11 @@ class Transcript:
                 entry["interrupted"] = True
             out.append(entry)
         return out
+
+    def recent(self, count: int) -> list[Line]:
+        """The last ``count`` lines that have text (for replaying context)."""
+        lines = [line for line in self._lines if line.text and not line.failed]
+        return lines[-count:]
 
     def _head(self) -> Line | None:
         return self._lines[self._next] if self._next < len(self._lines) else None

@@ -41,6 +41,13 @@ WHAT_TO_DO = {
 }
 
 
+def close_reason(ev: TransportClosed) -> str:
+    detail = f"code {ev.code}" if ev.code is not None else "connection lost"
+    if ev.reason:
+        detail += f": {ev.reason}"
+    return f"the server closed the connection ({detail})"
+
+
 class StateBehaviour:
     """Base of every state's behaviour."""
 
@@ -91,11 +98,19 @@ class LiveState(StateBehaviour):
                                     level="warning")
 
     def on_transport_closed(self, ev: TransportClosed) -> None:
-        detail = f"code {ev.code}" if ev.code is not None else "connection lost"
-        if ev.reason:
-            detail += f": {ev.reason}"
-        reason = self.ctx.facts.fatal_reason or f"the server closed the connection ({detail})"
-        self.ctx.fail(reason)
+        facts = self.ctx.facts
+        if self.is_fatal_close(ev):
+            self.ctx.fail(facts.fatal_reason or close_reason(ev))
+        elif self.ctx.controller.reconnect_attempts > 0:
+            # An unexpected close, a network error, an expired session: come back with
+            # the conversation so far (states/connecting.py).
+            self.ctx.console.diagnostic(f"{close_reason(ev)}; reconnecting", level="warning")
+            self.ctx.fire("reconnect")
+        else:
+            self.ctx.fail(close_reason(ev))
+
+    def is_fatal_close(self, ev: TransportClosed) -> bool:
+        return ev.code in FATAL_CLOSE_CODES or self.ctx.facts.fatal_reason is not None
 
     def on_transport_failed(self, ev: TransportFailed) -> None:
         self.ctx.fail(f"could not connect: {ev.reason}")
@@ -141,8 +156,15 @@ class LiveState(StateBehaviour):
             return
         if ev.name == "transcript_wait":
             self.ctx.release_transcript(give_up_waiting=True)
+        elif ev.name == "recycle":
+            # The session expires soon: recycle it at the next quiet moment (Listening).
+            self.ctx.facts.recycle_due = True
+            self.recycle_if_quiet()
         else:
             self.on_state_timer(ev.name)
 
     def on_state_timer(self, name: str) -> None:
         """A timer this state set is due."""
+
+    def recycle_if_quiet(self) -> None:
+        """Recycling happens only between turns: Listening decides when."""

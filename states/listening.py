@@ -67,6 +67,16 @@ class Listening(LiveState):
         self.ctx.microphone.open()
         self.ctx.release_transcript()
         self.wait_for_the_end()
+        self.recycle_if_quiet()
+
+    def recycle_if_quiet(self) -> None:
+        """Before the session expires, between turns, never mid-response: start a new
+        session with the conversation so far."""
+        ctx = self.ctx
+        if ctx.facts.recycle_due and ctx.turn_settled() and not ctx.facts.owe_response_create:
+            ctx.console.diagnostic("recycling the session before it expires")
+            ctx.transport.close(1000, "recycling the session before it expires")
+            ctx.fire("reconnect")
 
     def exit(self) -> None:
         self.ctx.cancel_timer("input_done")
@@ -84,6 +94,9 @@ class Listening(LiveState):
             self.ctx.set_timer("input_done", self.ctx.controller.input_done_grace)
 
     def on_state_timer(self, name: str) -> None:
+        if name == "recycle_retry":
+            self.recycle_if_quiet()
+            return
         if name != "input_done":
             return
         ctx = self.ctx

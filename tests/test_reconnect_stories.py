@@ -1,0 +1,125 @@
+"""Sessions die; conversations survive: reconnect with context, told event by event."""
+
+from __future__ import annotations
+
+from controller.inbox import StopRequested, TransportClosed, TransportFailed
+from tests.harness import Story
+
+
+def _talk(story: Story) -> Story:
+    """One exchange: the user asks, the assistant answers (and it is transcribed)."""
+    story.server("input_audio_buffer.committed", item_id="item_u1", previous_item_id=None)
+    story.server("conversation.item.input_audio_transcription.completed", item_id="item_u1",
+                 content_index=0, transcript="What's the weather?")
+    story.response_started()
+    story.server("response.output_item.added", response_id="resp_1", output_index=0,
+                 item={"id": "item_a1", "type": "message", "role": "assistant", "content": []})
+    story.audio(200)
+    story.server("response.output_audio_transcript.done", response_id="resp_1",
+                 item_id="item_a1", output_index=0, content_index=0, transcript="Sunny.")
+    return story.response_done().wait(0.3)
+
+
+def test_a_dropped_connection_comes_back_with_the_conversation_so_far() -> None:
+    story = _talk(Story().connect())
+    opens = story.replay.transport.opens
+    story.post(TransportClosed(code=1006, reason="abnormal"))
+    assert story.state == "Connecting"
+    story.wait(1.0)  # the backoff: at most 0.5 s for the first attempt
+    assert story.replay.transport.opens == opens + 1
+    story.connect()
+    assert story.states[-3:] == ["Listening", "Connecting", "Listening"]
+    sent = story.sent
+    second_update = max(i for i, e in enumerate(sent) if e["type"] == "session.update")
+    replayed = [e["item"] for e in sent[second_update + 1:]
+                if e["type"] == "conversation.item.create"]
+    assert replayed == [
+        {"type": "message", "role": "user",
+         "content": [{"type": "input_text", "text": "What's the weather?"}]},
+        {"type": "message", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Sunny."}]},
+    ]
+    assert not story.sent_of("response.create"), "nothing is re-asked"
+
+
+def test_playback_of_the_dead_session_is_cleared_and_marked_cut() -> None:
+    story = Story().connect().response_started().audio(2000).wait(0.5)
+    story.post(TransportClosed(code=None, reason="network error"))
+    assert story.replay.speaker.is_drained()
+    story.wait(1).connect()
+    assert story.state == "Listening"
+    story.audio(200)  # a late delta of the dead item (it cannot come, but if it did)
+    assert story.replay.speaker.is_drained()
+
+
+def test_an_expired_session_reconnects_transparently() -> None:
+    story = _talk(Story().connect())
+    story.server("error", error={"type": "invalid_request_error", "code": "session_expired",
+                                 "message": "Your session hit the maximum duration of 60 "
+                                            "minutes."})
+    assert story.state == "Listening", "the error alone is not fatal"
+    story.post(TransportClosed(code=1001, reason="going away"))
+    story.wait(1).connect()
+    assert story.states[-2:] == ["Connecting", "Listening"]
+
+
+def test_a_pending_tool_result_is_delivered_to_the_new_session_once() -> None:
+    tools = [{"name": "get_weather", "result": {"sky": "sunny"}, "delay": 2.0}]
+    story = Story(tools=tools).connect().response_started()
+    story.function_call("call_1", "get_weather", '{"city": "Paris"}').response_done()
+    story.wait(0.5).post(TransportClosed(code=1006))
+    story.wait(1.0).connect()
+    assert story.state == "ToolCall", "the batch still waits for its result"
+    replayed = [e["item"] for e in story.sent_of("conversation.item.create")]
+    assert replayed == [{"type": "function_call", "call_id": "call_1", "name": "get_weather",
+                         "arguments": '{"city": "Paris"}'}]
+    story.wait(1.0)
+    outputs = [e["item"] for e in story.sent_of("conversation.item.create")
+               if e["item"]["type"] == "function_call_output"]
+    assert [o["call_id"] for o in outputs] == ["call_1"]
+    assert len(story.sent_of("response.create")) == 1
+    assert len(story.report["tool_calls"]) == 1, "the tool ran once"
+
+
+def test_fatal_closes_do_not_reconnect() -> None:
+    story = Story().connect().post(TransportClosed(code=4000, reason="beta shape disabled"))
+    assert story.state == "Error"
+
+
+def test_attempts_are_bounded_with_growing_backoff() -> None:
+    story = Story(config={"reconnect_attempts": 3, "connect_timeout": 1}).connect()
+    opens = story.replay.transport.opens
+    story.post(TransportClosed(code=1006))
+    for _ in range(3):
+        story.wait(12)  # backoff (<= 0.5, 1, 2 s) + the connect timeout of 1 s
+    assert story.state == "Error"
+    assert story.replay.transport.opens == opens + 3
+    assert "after 3 reconnect attempts" in story.report["error"]
+
+
+def test_a_refused_first_connection_fails_fast() -> None:
+    story = Story().post(TransportFailed(reason="connection refused"))
+    assert story.state == "Error"
+    assert "connection refused" in story.report["error"]
+
+
+def test_the_session_is_recycled_before_it_expires_between_turns() -> None:
+    story = Story(config={"recycle_margin": 300})
+    epoch = story.replay.clock.epoch()
+    story.server("session.created", session={"id": "sess_1", "expires_at": int(epoch) + 400})
+    story.server("session.updated", session={})
+    story.response_started().audio(5000)
+    story.wait(100.5)
+    assert story.state == "Responding", "never mid-response"
+    story.response_done().wait(5)
+    assert story.states[-2:] == ["Listening", "Connecting"]
+    assert story.replay.transport.close_code == 1000
+    story.wait(0.1).connect()
+    assert story.state == "Listening"
+
+
+def test_ctrl_c_during_the_backoff_ends_cleanly() -> None:
+    story = Story().connect().post(TransportClosed(code=1006))
+    story.post(StopRequested(reason="Ctrl-C", interrupted=True))
+    assert story.state == "Finished"
+    assert story.replay.ctx.facts.interrupted_by_user
