@@ -6,7 +6,9 @@ feeds the inbox to the engine. ``run()`` blocks until the conversation is over; 
 (or ``close()`` from another thread) ends it cleanly within a second: devices and socket
 closed, threads joined, log flushed. No thread outlives ``run()``.
 
-    from controller import Conversation, SessionSettings, tool
+    from controller import tool
+    from controller.conversation import Conversation
+    from controller.settings import SessionSettings
 
     @tool
     def get_weather(city: str) -> dict:
@@ -16,7 +18,8 @@ closed, threads joined, log flushed. No thread outlives ``run()``.
     conversation = Conversation(SessionSettings(instructions="Be brief."),
                                 url="ws://127.0.0.1:8765/v1/realtime",
                                 tools=[get_weather], input="question.wav", output="reply.wav",
-                                on_transcript=lambda role, text, cut: print(role, text))
+                                on_transcript=lambda role, text, cut: print(role, text),
+                                quiet=True)  # the app prints; convctl's console stays quiet
     outcome = conversation.run()
     print(outcome.state, outcome.usage.summary())
 """
