@@ -19,8 +19,9 @@ What the server keeps for assertions: every received client event with its arriv
 (``received``), the events it sent with their send times (``sent``, audio replaced by its
 byte count), the exact audio bytes it sent per item (``sent_audio``), all appended audio
 (``appended_audio``), the handshake headers of each connection, and ``failures`` (a
-``client`` step that timed out: the connection is then closed with 1011). ``stop()``
-closes every connection and joins every thread it started. It never sleeps to wait.
+``client`` step that timed out: the connection is then closed with 4000, which the
+controller takes as fatal, so a broken script fails fast). ``stop()`` closes every
+connection and joins every thread it started. It never sleeps to wait.
 """
 
 from __future__ import annotations
@@ -301,7 +302,8 @@ class ScriptedServer:
                 f"step {step.index}: no client event matching "
                 f"{json.dumps(step.payload, sort_keys=True)} within {step.within:g} s; "
                 f"received {got}")
-        connection.close(1011, f"scripted server: step {step.index} timed out")
+        # 4000 is fatal for the controller: it ends in Error at once instead of reconnecting.
+        connection.close(4000, f"scripted server: step {step.index} timed out")
         return False
 
     def _run(self, step: Step, connection: ServerConnection) -> None:
