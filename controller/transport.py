@@ -1,0 +1,282 @@
+"""The websocket transport: one Realtime API connection over websocket-client.
+
+``WebSocketTransport`` implements the ``Transport`` port. It owns the socket, one reader
+thread and the send lock. The reader connects, then reads frames until the connection
+ends; each text frame goes through the codec's parse function into the inbox, and the end
+arrives there exactly once per ``open()``: ``TransportFailed`` if the connection never
+opened, else ``TransportClosed`` (the server's close code and reason, or code None when
+the connection broke). Pings are answered by websocket-client as frames are read.
+
+It never judges what the server says (an ``error`` event followed by a 3000/4000 close is
+delivered as both), never raises on a dead socket (a send that cannot go out is dropped
+and counted), and never lets a key reach a message or a log line (``redact``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import websocket
+
+from controller.endpoint import Endpoint, Headers, endpoint_for, redact
+from controller.events import Malformed, ServerEvent
+from controller.inbox import TransportClosed, TransportFailed
+from controller.ports import Inbox
+
+__all__ = ["Endpoint", "Headers", "WebSocketTransport", "endpoint_for", "redact"]
+
+log = logging.getLogger(__name__)
+
+# The socket timeout once open: a send that makes no progress for this long means the
+# network is gone (a half-sent frame cannot be taken back, so the connection ends).
+SEND_STALL_S = 1.0
+# close() waits this long in total for the server to answer the close frame.
+CLOSE_DEADLINE_S = 1.0
+# Of that, the share kept back for waking and joining the reader if the server is silent.
+WAKE_GRACE_S = 0.2
+# A close reason may hold at most 123 bytes (RFC 6455 section 5.5).
+MAX_CLOSE_REASON = 123
+
+Parse = Callable[[str | bytes], ServerEvent]
+
+
+class _RealtimeSocket(websocket.WebSocket):
+    """websocket-client's socket, sending at most one close frame.
+
+    ``recv_data_frame`` answers a server close by calling ``send_close()``. After our own
+    close that would be a second close frame, and after a server that dropped TCP at once
+    it would raise and lose the close code just read.
+    """
+
+    def __init__(self) -> None:
+        # 20 ms audio frames must cost microseconds: no pure-Python UTF-8 check per frame.
+        super().__init__(skip_utf8_validation=True, enable_multithread=True)
+        self._close_once = threading.Lock()
+
+    def send_close(self, status: int = websocket.STATUS_NORMAL,
+                   reason: str | bytes = b"") -> None:
+        if not self._close_once.acquire(blocking=False):
+            return
+        with contextlib.suppress(OSError, websocket.WebSocketException):
+            super().send_close(status, reason)
+
+
+class WebSocketTransport:
+    """A ``Transport`` on a real websocket (see the module docstring for the contract)."""
+
+    def __init__(self, endpoint: Endpoint, inbox: Inbox, parse: Parse, *,
+                 open_timeout: float = 10.0) -> None:
+        self.endpoint = endpoint
+        self._inbox = inbox
+        self._parse = parse
+        self._open_timeout = open_timeout
+        # Guards the fields below; held for each send so frames never interleave with close.
+        self._lock = threading.Lock()
+        self._ws: _RealtimeSocket | None = None
+        self._reader: threading.Thread | None = None
+        self._is_open = False
+        self._closing = False
+        self._send_failure: str | None = None
+        self.sent_frames = 0
+        self.dropped_sends = 0
+        self.received_frames = 0
+
+    def __repr__(self) -> str:
+        return f"WebSocketTransport({self.endpoint!r})"
+
+    # --- The port ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start the reader thread, which connects and then reads until the end."""
+        with self._lock:
+            if self._reader is not None and self._reader.is_alive():
+                raise RuntimeError("the transport is already open; close() it first")
+            self._closing = False
+            self._is_open = False
+            self._send_failure = None
+            self._ws = _RealtimeSocket()
+            self._reader = threading.Thread(target=self._run_connection, args=(self._ws,),
+                                            name="convctl-websocket-reader", daemon=True)
+            self._reader.start()
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Send one client event as a JSON text frame; dropped (and counted) unless open."""
+        text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        with self._lock:
+            ws = self._ws
+            if ws is None or not self._is_open or self._closing:
+                self.dropped_sends += 1
+                return
+            try:
+                ws.send(text)
+            except (websocket.WebSocketException, OSError) as exc:
+                self.dropped_sends += 1
+                self._is_open = False
+                self._send_failure = self._redact(f"sending failed: {_describe(exc)}")
+            else:
+                self.sent_frames += 1
+                return
+        # Part of a frame may be on the wire: the stream is unusable. End it; the reader
+        # reports the end as TransportClosed.
+        log.debug("%s; ending the connection", self._send_failure)
+        _wake(ws)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close cleanly within ``CLOSE_DEADLINE_S`` and join the reader thread."""
+        deadline = time.monotonic() + CLOSE_DEADLINE_S
+        with self._lock:
+            self._closing = True
+            ws, reader, was_open = self._ws, self._reader, self._is_open
+        if ws is None or reader is None:
+            return
+        if was_open:
+            ws.settimeout(CLOSE_DEADLINE_S - WAKE_GRACE_S)
+            ws.send_close(code, reason.encode("utf-8")[:MAX_CLOSE_REASON])
+        reader.join(max(0.0, deadline - time.monotonic() - WAKE_GRACE_S))
+        if reader.is_alive():
+            _wake(ws)
+            reader.join(max(0.0, deadline - time.monotonic()))
+        if reader.is_alive():
+            # Only a TCP connect or DNS lookup in progress cannot be interrupted; the
+            # reader gives up within open_timeout and then ends without touching anything.
+            log.warning("the websocket reader is still connecting; it ends by itself "
+                        "within %.0f s", self._open_timeout)
+
+    # --- The reader thread ---------------------------------------------------------------
+
+    def _run_connection(self, ws: _RealtimeSocket) -> None:
+        try:
+            ending = self._connect(ws) or self._read_frames(ws)
+        except Exception as exc:
+            # Safety net for bugs: the machine must still hear that the connection ended.
+            log.exception("the websocket reader failed")
+            ending = TransportClosed(code=None, reason=self._redact(f"reader failed: {exc}"))
+        finally:
+            ws.shutdown()
+            with self._lock:
+                self._is_open = False
+        self._inbox.post(ending)
+
+    def _connect(self, ws: _RealtimeSocket) -> TransportFailed | TransportClosed | None:
+        """Open the connection; ``None`` when open, else how it ended."""
+        try:
+            ws.connect(self.endpoint.url, header=dict(self.endpoint.headers),
+                       timeout=self._open_timeout, suppress_origin=True)
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
+            if self._closing:
+                return TransportClosed(reason="closed before the connection was open")
+            reason = _connect_failure(exc, self.endpoint.url, self._open_timeout)
+            return TransportFailed(reason=self._redact(reason))
+        ws.settimeout(SEND_STALL_S)
+        with self._lock:
+            if self._closing:
+                return TransportClosed(reason="closed before the connection was open")
+            self._is_open = True
+        log.debug("connected to %s", _where(self.endpoint.url))
+        return None
+
+    def _read_frames(self, ws: _RealtimeSocket) -> TransportClosed:
+        while True:
+            try:
+                # control_frame=True: pings are answered (pong) and handed back to us.
+                opcode, frame = ws.recv_data_frame(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue  # idle; websocket-client resumes a partly read frame
+            except (websocket.WebSocketException, OSError) as exc:
+                return TransportClosed(code=None, reason=self._why_broken(exc))
+            data = _as_bytes(frame.data)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return self._closed_by_server(data)
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                self._deliver(data.decode("utf-8", "replace"))
+            elif opcode == websocket.ABNF.OPCODE_BINARY:
+                self._deliver(data)
+
+    def _deliver(self, frame: str | bytes) -> None:
+        self.received_frames += 1
+        try:
+            event = self._parse(frame)
+        except Exception as exc:
+            # The codec promises Malformed instead of raising; if it breaks that promise
+            # the frame is reported as malformed rather than ending the conversation.
+            log.exception("the event parser raised on a frame")
+            event = Malformed(type="", reason=f"parser failed: {exc!r}",
+                              text=frame[:200] if isinstance(frame, str) else "")
+        self._inbox.post(event)
+
+    def _closed_by_server(self, data: bytes) -> TransportClosed:
+        if len(data) < 2:
+            return TransportClosed(code=1005, reason="")  # 1005: closed without a status
+        (code,) = struct.unpack("!H", data[:2])
+        return TransportClosed(code=code,
+                               reason=self._redact(data[2:].decode("utf-8", "replace")))
+
+    def _why_broken(self, exc: BaseException) -> str:
+        if self._send_failure:
+            return self._send_failure
+        if self._closing:
+            return "closed by convctl; the server did not answer the close in time"
+        return self._redact(f"the connection to {_where(self.endpoint.url)} was lost: "
+                            f"{_describe(exc)}")
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.endpoint.secrets)
+
+
+# --- Helpers ---------------------------------------------------------------------------
+
+
+def _wake(ws: _RealtimeSocket) -> None:
+    """Shut the socket down so a reader blocked on it returns (websocket-client's abort())."""
+    sock = ws.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _as_bytes(data: bytes | bytearray | str) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def _where(url: str) -> str:
+    """``wss://host:port/path`` without query or user info, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    with contextlib.suppress(ValueError):
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _connect_failure(exc: BaseException, url: str, timeout: float) -> str:
+    """What went wrong opening ``url``, and what to check (not yet redacted)."""
+    where = _where(url)
+    if isinstance(exc, websocket.WebSocketBadStatusException):
+        hint = {401: "check the API key", 403: "check the API key and its access",
+                404: "check the URL and the model or deployment name"}.get(exc.status_code)
+        body = (exc.resp_body or b"")[:300].decode("utf-8", "replace").strip()
+        return (f"{where} refused the websocket upgrade with HTTP {exc.status_code}"
+                + (f" ({hint})" if hint else "") + (f": {body}" if body else ""))
+    if isinstance(exc, ConnectionRefusedError):
+        return f"could not connect to {where}: connection refused (is the server running?)"
+    if isinstance(exc, socket.gaierror):
+        return f"could not resolve the host of {where} ({exc.strerror}); check the URL"
+    if isinstance(exc, (TimeoutError, websocket.WebSocketTimeoutException)):
+        return f"no answer from {where} within {timeout:g} s"
+    if isinstance(exc, ssl.SSLError):
+        return f"the TLS handshake with {where} failed: {_describe(exc)}"
+    return f"could not connect to {where}: {_describe(exc)}"
