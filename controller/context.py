@@ -95,6 +95,12 @@ class ConversationContext:
                     raise InvariantViolation(f"{call_id} answered twice in one session")
                 self._answered_this_session.add(call_id)
 
+    def play(self, item_id: str, pcm: bytes) -> None:
+        """Hand assistant audio to the speaker - never audio of an item already truncated."""
+        if item_id in self.facts.truncated_at:
+            raise InvariantViolation(f"audio of {item_id} played after its truncation")
+        self.speaker.play(item_id, pcm)
+
     def new_session(self) -> None:
         """A new server session began (its outputs are counted afresh)."""
         self._answered_this_session.clear()

@@ -9,12 +9,14 @@ the states' enter and exit behaviour. Nothing here blocks.
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 
 from controller.context import ConversationContext
 from controller.events import Malformed, ServerEvent
 from controller.inbox import InboxItem, TransportClosed
+from controller.invariants import InvariantChecker
 from controller.machine import STATE_NAMES, ConversationChart
 from states.base import StateBehaviour
 from states.connecting import Connecting
@@ -44,8 +46,11 @@ class Transition:
 class ConversationEngine:
     """One conversation's machine and state behaviours, driven one inbox item at a time."""
 
-    def __init__(self, ctx: ConversationContext) -> None:
+    def __init__(self, ctx: ConversationContext, *, check_invariants: bool = False) -> None:
         self.ctx = ctx
+        debug = check_invariants or ctx.controller.check_invariants or \
+            os.environ.get("CONVCTL_DEBUG") == "1"
+        self.invariants = InvariantChecker(ctx) if debug else None
         self.behaviours = {cls.name: cls(ctx) for cls in ALL_STATES}
         self.current: StateBehaviour = self.behaviours["idle"]
         self.transitions: list[Transition] = []
@@ -72,6 +77,8 @@ class ConversationEngine:
             return
         try:
             handler(item)
+            if self.invariants is not None:
+                self.invariants.after_step(self.state)
         except Exception as exc:  # a bug: never swallowed, always visible
             self.machine_failed(exc)
 

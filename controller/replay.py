@@ -140,7 +140,7 @@ class Replay:
             tools=tools, tool_names={t.name for t in scenario.tools if t.builtin is None},
             console=self.console, clock=self.clock, recorder=NullRecorder(),
             uplink=self.uplink)
-        self.engine = ConversationEngine(self.ctx)
+        self.engine = ConversationEngine(self.ctx, check_invariants=True)
 
     # --- Running ------------------------------------------------------------------------
 

@@ -89,6 +89,8 @@ class ConversationFacts:
         # Audio bytes received per assistant item, oldest first (bounded).
         self.received_bytes: OrderedDict[str, int] = OrderedDict()
         self.interrupted_items: set[str] = set()
+        # Bytes of an item heard when it was truncated (nothing more may play).
+        self.truncated_at: OrderedDict[str, int] = OrderedDict()
         self.interrupted_responses: set[str] = set()
         # Tool calls of the current batch, in the order they were taken.
         self.pending_calls: OrderedDict[str, PendingCall] = OrderedDict()
@@ -140,6 +142,13 @@ class ConversationFacts:
         while len(received) > self.MAX_TRACKED_ITEMS:
             old, _ = received.popitem(last=False)
             self.interrupted_items.discard(old)
+            self.truncated_at.pop(old, None)
+
+    def note_truncation(self, item_id: str, heard_bytes: int) -> None:
+        # Only recent truncations can still be broken by late audio; keep a few.
+        self.truncated_at[item_id] = heard_bytes
+        while len(self.truncated_at) > 4:
+            self.truncated_at.popitem(last=False)
 
     def is_dropped_audio(self, response_id: str, item_id: str) -> bool:
         return item_id in self.interrupted_items or response_id in self.interrupted_responses

@@ -117,6 +117,8 @@ class ControllerSettings:
     reconnect_ceiling: float = 10.0
     # Recycle the session this long before it expires, between turns.
     recycle_margin: float = 300.0
+    # Check the controller's promises after every event (always on in replay and tests).
+    check_invariants: bool = False
 
 
 # --- Reading the flat config mapping ----------------------------------------------------

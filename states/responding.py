@@ -53,7 +53,7 @@ def play_assistant_audio(ctx: ConversationContext, ev: AudioDelta) -> None:
         facts.counters.dropped_audio_deltas += 1
         return
     facts.audio_received(ev.item_id, len(ev.audio))
-    ctx.speaker.play(ev.item_id, ev.audio)
+    ctx.play(ev.item_id, ev.audio)
 
 
 # --- Barge-in -------------------------------------------------------------------------
@@ -73,6 +73,7 @@ def barge_in(ctx: ConversationContext) -> bool:
         facts.interrupted_items.add(item_id)
         facts.transcript.mark_interrupted(item_id)
         heard_ms = min(played, received) // BYTES_PER_MS
+        facts.note_truncation(item_id, played)
         if heard_ms > 0:
             ctx.send(ctx.codec.truncate(item_id, 0, heard_ms))
     if facts.active_response_id is not None:
