@@ -1,0 +1,88 @@
+"""Checks of the files a run names, made before anything starts.
+
+The input WAV must be a WAV the ``wave`` module can read (when it is not, the message says
+what the file looks like instead); outputs and the event log must go to a directory that
+exists; a tools ``.py`` file must exist. Each failure is a ``ConfigError`` naming the flag
+or key (``where``) and what to do. Reads at most a file's header; writes nothing.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from controller.errors import ConfigError
+
+CONVERT_HINT = "Convert it first, for example: ffmpeg -i {path} -ac 1 -ar 24000 out.wav"
+
+# Leading bytes of formats people hand to --input by mistake.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"ID3", "an MP3 file"),
+    (b"\xff\xfb", "an MP3 file"),
+    (b"\xff\xf3", "an MP3 file"),
+    (b"\xff\xf2", "an MP3 file"),
+    (b"fLaC", "a FLAC file"),
+    (b"OggS", "an Ogg (Vorbis or Opus) file"),
+    (b"\x1a\x45\xdf\xa3", "a WebM/Matroska file"),
+    (b"FORM", "an AIFF file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def describe_file_kind(head: bytes) -> str:
+    """What a file looks like from its first bytes: ``"an MP3 file"``, ``"empty"``..."""
+    if not head:
+        return "empty"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "a WAV file in an encoding Python's wave module cannot read (it reads PCM)"
+    if head.startswith(b"RIFF"):
+        return f"a RIFF file of type {head[8:12]!r}, not WAVE"
+    if head[4:8] == b"ftyp":
+        return "an MP4/M4A file"
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"not audio convctl recognises (it starts with bytes {head[:8].hex(' ')})"
+    return "a text file" if text.isprintable() or "\n" in text else "unrecognised data"
+
+
+def check_input_wav(path: str, where: str) -> None:
+    """``path`` is a WAV file the microphone can read, else a ``ConfigError``."""
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(f"{where}: {path} does not exist")
+    if file.is_dir():
+        raise ConfigError(f"{where}: {path} is a directory; give a WAV file")
+    try:
+        with wave.open(str(file), "rb") as wav:
+            wav.getparams()
+    except (wave.Error, EOFError) as exc:
+        with file.open("rb") as raw:
+            kind = describe_file_kind(raw.read(64))
+        if kind.startswith("a WAV file") and str(exc):
+            kind += f"; {exc}"
+        raise ConfigError(f"{where}: {path} is not a readable WAV file; it is {kind}. "
+                          f"{CONVERT_HINT.format(path=path)}") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+
+
+def check_output_path(path: str, where: str) -> None:
+    """``path`` can be created: its directory exists and it is not itself a directory."""
+    file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{where}: {path} is a directory; give a file name inside it")
+    parent = file.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{where}: the directory {parent} does not exist; create it "
+                          f"(mkdir -p {parent}) or choose another path")
+
+
+def check_tools(spec: str, where: str) -> None:
+    """A ``.py`` tools file must exist; a module name is left to the tools loader."""
+    if spec.endswith(".py") and not Path(spec).is_file():
+        raise ConfigError(f"{where}: the tools file {spec} does not exist")
