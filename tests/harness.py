@@ -59,6 +59,15 @@ class Story:
         clock.tick = until
         return self
 
+    def settle(self, limit: float = 60.0) -> Story:
+        """Run until no timer, tool or playback is pending (or ``limit`` seconds pass)."""
+        clock = self.replay.clock
+        end = clock.tick + ticks(limit)
+        while clock.has_live_entries and (due := clock.next_due()) is not None and due <= end:
+            clock.run_next()
+            self.replay._drain()
+        return self
+
     # --- Shortcuts for common server sequences --------------------------------------------
 
     def connect(self) -> Story:
