@@ -81,7 +81,7 @@ class Headers(Mapping[str, str]):
         return tuple(found)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Endpoint:
     """A websocket URL, the headers of its handshake, and the dialect spoken there."""
 
@@ -89,6 +89,11 @@ class Endpoint:
     headers: Headers = field(default_factory=Headers)
     dialect: Dialect = "ga"
     provider: Provider = "openai"
+
+    def __repr__(self) -> str:
+        # A key can hide in the URL too (Azure accepts ?api-key=).
+        return (f"Endpoint(url={redact(self.url, self.secrets)!r}, headers={self.headers!r}, "
+                f"dialect={self.dialect!r}, provider={self.provider!r})")
 
     @property
     def secrets(self) -> tuple[str, ...]:

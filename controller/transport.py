@@ -71,6 +71,18 @@ class _RealtimeSocket(websocket.WebSocket):
             super().send_close(status, reason)
 
 
+class _Connection:
+    """One ``open()``: its socket, its reader thread and how far it got. The fields are
+    guarded by the transport's lock."""
+
+    def __init__(self) -> None:
+        self.ws = _RealtimeSocket()
+        self.reader: threading.Thread | None = None
+        self.is_open = False
+        self.closing = False
+        self.send_failure: str | None = None
+
+
 class WebSocketTransport:
     """A ``Transport`` on a real websocket (see the module docstring for the contract)."""
 
@@ -80,13 +92,10 @@ class WebSocketTransport:
         self._inbox = inbox
         self._parse = parse
         self._open_timeout = open_timeout
-        # Guards the fields below; held for each send so frames never interleave with close.
+        # Guards the connection's fields, the counters and every use of a socket outside
+        # its reader thread; held for each send, so no data frame follows the close frame.
         self._lock = threading.Lock()
-        self._ws: _RealtimeSocket | None = None
-        self._reader: threading.Thread | None = None
-        self._is_open = False
-        self._closing = False
-        self._send_failure: str | None = None
+        self._current: _Connection | None = None
         self.sent_frames = 0
         self.dropped_sends = 0
         self.received_frames = 0
@@ -97,103 +106,114 @@ class WebSocketTransport:
     # --- The port ------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start the reader thread, which connects and then reads until the end."""
+        """Start a reader thread that connects and then reads until the connection ends.
+
+        May be called again after ``close()`` or after the end arrived (reconnecting).
+        """
         with self._lock:
-            if self._reader is not None and self._reader.is_alive():
+            previous = self._current
+            if previous is not None and not previous.closing and _alive(previous):
                 raise RuntimeError("the transport is already open; close() it first")
-            self._closing = False
-            self._is_open = False
-            self._send_failure = None
-            self._ws = _RealtimeSocket()
-            self._reader = threading.Thread(target=self._run_connection, args=(self._ws,),
-                                            name="convctl-websocket-reader", daemon=True)
-            self._reader.start()
+            conn = self._current = _Connection()
+            conn.reader = threading.Thread(target=self._run_connection, args=(conn,),
+                                           name="convctl-websocket-reader", daemon=True)
+            conn.reader.start()
 
     def send(self, event: Mapping[str, Any]) -> None:
         """Send one client event as a JSON text frame; dropped (and counted) unless open."""
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            ws = self._ws
-            if ws is None or not self._is_open or self._closing:
+            conn = self._current
+            if conn is None or not conn.is_open or conn.closing:
                 self.dropped_sends += 1
                 return
             try:
-                ws.send(text)
+                conn.ws.send(text)
             except (websocket.WebSocketException, OSError) as exc:
                 self.dropped_sends += 1
-                self._is_open = False
-                self._send_failure = self._redact(f"sending failed: {_describe(exc)}")
+                conn.is_open = False
+                conn.send_failure = self._redact(f"sending failed: {_describe(exc)}")
+                # Part of a frame may be on the wire: the stream is unusable. End it; the
+                # reader reports the end as TransportClosed.
+                _wake(conn.ws)
             else:
                 self.sent_frames += 1
-                return
-        # Part of a frame may be on the wire: the stream is unusable. End it; the reader
-        # reports the end as TransportClosed.
-        log.debug("%s; ending the connection", self._send_failure)
-        _wake(ws)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close cleanly within ``CLOSE_DEADLINE_S`` and join the reader thread."""
         deadline = time.monotonic() + CLOSE_DEADLINE_S
         with self._lock:
-            self._closing = True
-            ws, reader, was_open = self._ws, self._reader, self._is_open
-        if ws is None or reader is None:
-            return
-        if was_open:
-            ws.settimeout(CLOSE_DEADLINE_S - WAKE_GRACE_S)
-            ws.send_close(code, reason.encode("utf-8")[:MAX_CLOSE_REASON])
-        reader.join(max(0.0, deadline - time.monotonic() - WAKE_GRACE_S))
-        if reader.is_alive():
-            _wake(ws)
-            reader.join(max(0.0, deadline - time.monotonic()))
-        if reader.is_alive():
-            # Only a TCP connect or DNS lookup in progress cannot be interrupted; the
-            # reader gives up within open_timeout and then ends without touching anything.
+            conn = self._current
+            if conn is None or conn.reader is None:
+                return
+            conn.closing = True
+            polite = conn.is_open
+            if polite:
+                # Under the lock: the reader cannot shut the socket down meanwhile.
+                with contextlib.suppress(OSError, websocket.WebSocketException):
+                    conn.ws.settimeout(CLOSE_DEADLINE_S - WAKE_GRACE_S)
+                    conn.ws.send_close(code, reason.encode("utf-8")[:MAX_CLOSE_REASON])
+        if polite:
+            # A clean close: the reader sees the server's answer and ends by itself.
+            conn.reader.join(max(0.0, deadline - time.monotonic() - WAKE_GRACE_S))
+        if conn.reader.is_alive():
+            with self._lock:
+                _wake(conn.ws)
+            conn.reader.join(max(0.0, deadline - time.monotonic()))
+        if conn.reader.is_alive():
+            # Only a TCP connect or DNS lookup in progress cannot be interrupted. The
+            # reader gives up within open_timeout; it then posts nothing if a new open()
+            # has replaced it.
             log.warning("the websocket reader is still connecting; it ends by itself "
                         "within %.0f s", self._open_timeout)
 
     # --- The reader thread ---------------------------------------------------------------
 
-    def _run_connection(self, ws: _RealtimeSocket) -> None:
+    def _run_connection(self, conn: _Connection) -> None:
         try:
-            ending = self._connect(ws) or self._read_frames(ws)
+            ending = self._connect(conn) or self._read_frames(conn)
         except Exception as exc:
             # Safety net for bugs: the machine must still hear that the connection ended.
             log.exception("the websocket reader failed")
             ending = TransportClosed(code=None, reason=self._redact(f"reader failed: {exc}"))
         finally:
-            ws.shutdown()
+            # Under the lock, as every other use of the socket outside this thread is.
             with self._lock:
-                self._is_open = False
-        self._inbox.post(ending)
+                conn.ws.shutdown()
+                conn.is_open = False
+                replaced = conn is not self._current
+        if replaced:
+            log.debug("a replaced connection ended: %s", ending)
+        else:
+            self._inbox.post(ending)
 
-    def _connect(self, ws: _RealtimeSocket) -> TransportFailed | TransportClosed | None:
+    def _connect(self, conn: _Connection) -> TransportFailed | TransportClosed | None:
         """Open the connection; ``None`` when open, else how it ended."""
         try:
-            ws.connect(self.endpoint.url, header=dict(self.endpoint.headers),
-                       timeout=self._open_timeout, suppress_origin=True)
+            conn.ws.connect(self.endpoint.url, header=dict(self.endpoint.headers),
+                            timeout=self._open_timeout, suppress_origin=True)
         except (websocket.WebSocketException, OSError, ValueError) as exc:
-            if self._closing:
+            if conn.closing:
                 return TransportClosed(reason="closed before the connection was open")
             reason = _connect_failure(exc, self.endpoint.url, self._open_timeout)
             return TransportFailed(reason=self._redact(reason))
-        ws.settimeout(SEND_STALL_S)
+        conn.ws.settimeout(SEND_STALL_S)
         with self._lock:
-            if self._closing:
+            if conn.closing:
                 return TransportClosed(reason="closed before the connection was open")
-            self._is_open = True
+            conn.is_open = True
         log.debug("connected to %s", _where(self.endpoint.url))
         return None
 
-    def _read_frames(self, ws: _RealtimeSocket) -> TransportClosed:
+    def _read_frames(self, conn: _Connection) -> TransportClosed:
         while True:
             try:
                 # control_frame=True: pings are answered (pong) and handed back to us.
-                opcode, frame = ws.recv_data_frame(control_frame=True)
+                opcode, frame = conn.ws.recv_data_frame(control_frame=True)
             except websocket.WebSocketTimeoutException:
                 continue  # idle; websocket-client resumes a partly read frame
             except (websocket.WebSocketException, OSError) as exc:
-                return TransportClosed(code=None, reason=self._why_broken(exc))
+                return TransportClosed(code=None, reason=self._why_broken(conn, exc))
             data = _as_bytes(frame.data)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 return self._closed_by_server(data)
@@ -221,10 +241,10 @@ class WebSocketTransport:
         return TransportClosed(code=code,
                                reason=self._redact(data[2:].decode("utf-8", "replace")))
 
-    def _why_broken(self, exc: BaseException) -> str:
-        if self._send_failure:
-            return self._send_failure
-        if self._closing:
+    def _why_broken(self, conn: _Connection, exc: BaseException) -> str:
+        if conn.send_failure:
+            return conn.send_failure
+        if conn.closing:
             return "closed by convctl; the server did not answer the close in time"
         return self._redact(f"the connection to {_where(self.endpoint.url)} was lost: "
                             f"{_describe(exc)}")
@@ -236,8 +256,13 @@ class WebSocketTransport:
 # --- Helpers ---------------------------------------------------------------------------
 
 
+def _alive(conn: _Connection) -> bool:
+    return conn.reader is not None and conn.reader.is_alive()
+
+
 def _wake(ws: _RealtimeSocket) -> None:
-    """Shut the socket down so a reader blocked on it returns (websocket-client's abort())."""
+    """Shut the socket down so a reader blocked on it returns (websocket-client's abort());
+    called with the transport's lock held."""
     sock = ws.sock
     if sock is not None:
         with contextlib.suppress(OSError):

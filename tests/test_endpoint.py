@@ -137,6 +137,11 @@ def test_no_repr_of_an_endpoint_or_its_headers_shows_a_secret():
             assert KEY not in text and TOKEN not in text and "***" in text
 
 
+def test_a_key_in_the_url_query_is_hidden_from_the_repr():
+    endpoint = endpoint_for("azure", url=f"wss://gw.example/openai/v1/realtime?api-key={KEY}")
+    assert KEY not in repr(endpoint) and "api-key=***" in repr(endpoint)
+
+
 def test_the_endpoint_knows_its_secrets_including_the_bare_bearer_token():
     assert endpoint_for("openai", api_key=KEY).secrets == (f"Bearer {KEY}", KEY)
     assert Endpoint(url="ws://h", headers=Headers({"X-Trace": "1"})).secrets == ()

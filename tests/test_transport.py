@@ -304,6 +304,54 @@ def test_close_sends_a_close_frame_the_server_sees_and_joins_the_reader(make_ser
     assert threading.active_count() == baseline
 
 
+def test_the_transport_reopens_after_the_server_closed(make_server):
+    def handler(conn: ServerConnection) -> None:
+        conn.send(json.dumps({"type": "session.created"}))
+        conn.close(1001, "going away")
+
+    server = make_server(handler)
+    inbox = QueueInbox()
+    transport = open_transport(server.url, inbox)
+    first = [inbox.next(), inbox.next()]
+    transport.open()
+    second = [inbox.next(), inbox.next()]
+    transport.close()
+
+    for story in (first, second):
+        assert isinstance(story[0], ServerEvent) and story[0].type == "session.created"
+        assert story[1] == TransportClosed(code=1001, reason="going away")
+    assert reader_threads() == []
+
+
+def test_opening_twice_without_closing_is_a_bug(make_server):
+    server = make_server(drain)
+    transport = open_transport(server.url, QueueInbox())
+    try:
+        with pytest.raises(RuntimeError, match="already open"):
+            transport.open()
+    finally:
+        transport.close()
+
+
+def test_close_while_the_server_has_not_answered_the_upgrade_ends_the_reader():
+    def answer(conn: socket.socket) -> None:
+        read_request(conn)
+        request_seen.set()
+        release.wait(WAIT)  # never answers the upgrade
+
+    request_seen, release = threading.Event(), threading.Event()
+    with raw_server(answer) as port:
+        inbox = QueueInbox()
+        transport = open_transport(f"ws://127.0.0.1:{port}/", inbox)
+        assert request_seen.wait(WAIT)
+        transport.close()
+        release.set()
+
+    assert inbox.next() == TransportClosed(reason="closed before the connection was open")
+    assert reader_threads() == []
+    assert inbox.items.empty()
+
+
 def test_a_refused_connection_is_a_failure_that_never_shows_the_key():
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]  # free now, refused once closed
