@@ -18,7 +18,12 @@ from controller.config import RunConfig, endpoint_from_config
 from controller.conversation import Conversation
 from controller.endpoint import Endpoint
 from controller.errors import AudioError, ConfigError, ToolError
-from controller.settings import ControllerSettings, SessionSettings
+from controller.settings import (
+    CONTROLLER_KEYS,
+    SESSION_KEYS,
+    ControllerSettings,
+    SessionSettings,
+)
 from controller.tools import ToolRegistry, load_tools
 
 
@@ -104,9 +109,10 @@ def _settings_mapping(session: SessionSettings, controller: ControllerSettings
         "max_output_tokens": session.max_output_tokens,
         **asdict(controller),
     }
-    # None means "not set" except where it switches a feature off.
-    return {k: v for k, v in mapping.items()
-            if v is not None or k in ("transcription", "noise_reduction")}
+    # None means "not set" except where it switches a feature off. Only keys a --config
+    # file takes: the log's header is read back by settings_from_mapping on replay.
+    return {k: v for k, v in mapping.items() if k in SESSION_KEYS | CONTROLLER_KEYS
+            and (v is not None or k in ("transcription", "noise_reduction"))}
 
 
 def _usage_error(message: str) -> int:
