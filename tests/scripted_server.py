@@ -124,6 +124,7 @@ class ScriptedServer:
         self.handshake_headers: list[Headers] = []
         self.connections = 0
         self._server: Server | None = None
+        self._port: int | None = None
         self._thread: threading.Thread | None = None
 
     # --- Life ------------------------------------------------------------------------------
@@ -131,6 +132,7 @@ class ScriptedServer:
     def start(self) -> ScriptedServer:
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None,
                              process_request=self._process_request, max_size=None)
+        self._port = int(self._server.socket.getsockname()[1])
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="scripted-server", daemon=True)
         self._thread.start()
@@ -153,8 +155,8 @@ class ScriptedServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "start() the server first"
-        return int(self._server.socket.getsockname()[1])
+        assert self._port is not None, "start() the server first"
+        return self._port
 
     @property
     def url(self) -> str:
@@ -185,6 +187,16 @@ class ScriptedServer:
             return [r.event for r in self.received
                     if not str(r.event["type"]).startswith("server_vad.")
                     and (include_appends or r.event["type"] != APPEND)]
+
+    def wait_for_event(self, type_: str, timeout: float) -> Received:
+        """The first received event of ``type_``, waiting for it up to ``timeout``."""
+        def first() -> Received | None:
+            return next((r for r in self.received if r.event.get("type") == type_), None)
+
+        with self._cond:
+            found = self._cond.wait_for(first, timeout)
+        assert found is not None, f"the controller sent no {type_} within {timeout:g} s"
+        return found
 
     def events_of(self, type_: str) -> list[Received]:
         with self._cond:
