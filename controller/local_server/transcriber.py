@@ -27,6 +27,12 @@ _GRAMMAR_SEARCH = "brain"
 # pocketsphinx copes badly with digital silence: a faint, fixed dither and a short pad help.
 _DITHER_LEVEL = 3.0
 _PAD_SAMPLES = _DECODER_RATE // 4
+# Trimming: 10 ms blocks at 24 kHz; "sound" is above 2 % of the loudest block (and above
+# an absolute floor); 150 ms of margin stays on each side.
+_TRIM_BLOCK = SAMPLE_RATE // 100
+_TRIM_FLOOR = 300
+_TRIM_RELATIVE = 0.02
+_TRIM_MARGIN = SAMPLE_RATE * 150 // 1000
 # A grammar phrase is believed only if its path scores this much better than what the
 # open-vocabulary model heard; otherwise the grammar forced unrelated words onto it.
 # Measured on espeak speech (3 voices): phrases of the brain score 1.09 to 1.8 times the
@@ -120,9 +126,28 @@ class Transcriber:
         return "\n".join(lines) + "\n", regexes
 
 
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """``samples`` without the quiet before and after the sound, keeping a short margin.
+
+    Long silence around an utterance (prefix padding, the VAD's silence window) ruins
+    pocketsphinx: measured on 69 espeak utterances, 0.5 s before and 1.5 s after cut the
+    phrases recognised from 41 to 16 of 45; trimming brings back 40.
+    """
+    blocks = len(samples) // _TRIM_BLOCK
+    if blocks == 0:
+        return samples
+    peaks = np.abs(samples[:blocks * _TRIM_BLOCK]).reshape(blocks, _TRIM_BLOCK).max(axis=1)
+    loud = np.flatnonzero(peaks > max(_TRIM_FLOOR, peaks.max() * _TRIM_RELATIVE))
+    if len(loud) == 0:
+        return samples
+    start = max(0, loud[0] * _TRIM_BLOCK - _TRIM_MARGIN)
+    end = min(len(samples), (loud[-1] + 1) * _TRIM_BLOCK + _TRIM_MARGIN)
+    return samples[start:end]
+
+
 def _prepare(pcm: bytes) -> bytes:
-    """24 kHz pcm16 to padded, faintly dithered 16 kHz pcm16 for the decoder."""
-    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+    """24 kHz pcm16 to trimmed, padded, faintly dithered 16 kHz pcm16 for the decoder."""
+    samples = trim_silence(np.frombuffer(pcm, dtype=np.int16).astype(np.float64))
     count = len(samples) * _DECODER_RATE // SAMPLE_RATE
     resampled = np.interp(np.arange(count) * (SAMPLE_RATE / _DECODER_RATE),
                           np.arange(len(samples)), samples) if count else np.zeros(0)
