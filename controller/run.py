@@ -45,9 +45,7 @@ def run_conversation(cfg: RunConfig) -> int:
             return _usage_error(str(exc))
         with _sigterm_as_interrupt():
             outcome = conversation.run()
-    if outcome.state == "Error":
-        print(f"convctl: error: {outcome.reason}", file=sys.stderr)
-    print(f"convctl: {outcome.usage.summary()}", file=sys.stderr)
+    # The final state has already printed why it ended and the usage totals.
     return outcome.exit_code
 
 
