@@ -50,6 +50,7 @@ class RealtimeClient:
         self.ws = websocket.create_connection(url, timeout=EVENT_TIMEOUT, header=headers or [],
                                               skip_utf8_validation=True)
         self.seen: list[dict[str, Any]] = []
+        self.beta = "/openai/realtime?" in url
 
     def close(self) -> None:
         self.ws.close()
@@ -90,7 +91,7 @@ class RealtimeClient:
         self.send({"type": "conversation.item.create", "item": {
             "type": "message", "role": "user",
             "content": [{"type": "input_text", "text": text}]}})
-        self.expect("conversation.item.added")
+        self.expect("conversation.item.created" if self.beta else "conversation.item.done")
 
     def close_code(self) -> int:
         """Read until the server's close frame; its status code."""

@@ -145,3 +145,12 @@ def test_a_session_expires_with_session_expired_then_close_1001():
         assert client.close_code() == 1001
     finally:
         local.stop()
+
+
+def test_stopping_the_server_closes_open_sessions_with_1001():
+    local = LocalServer()
+    local.start()
+    client = RealtimeClient(local.url)
+    client.expect("session.created")
+    local.stop()
+    assert client.close_code() == 1001

@@ -1,0 +1,125 @@
+"""Whole spoken conversations against the local server: a tool round then goodbye from the
+README's WAV, and barge-in while the assistant is talking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_local_server_client import (
+    END_TOOL,
+    WEATHER_TOOL,
+    RealtimeClient,
+    types_of,
+    wav_pcm,
+)
+
+from controller.local_server import LocalServer
+
+# In weather_then_goodbye.wav the question ends at 1.78 s and the goodbye starts at 4.08 s.
+FIRST_TURN_BYTES = 48 * 3500
+
+
+@pytest.fixture(scope="module")
+def server():
+    # Speech streams at 4x real time, so a long reply is still playing when the user speaks.
+    local = LocalServer(speech_speedup=4.0)
+    local.start()
+    yield local
+    local.stop()
+
+
+def voice_session(server, **turn_detection) -> RealtimeClient:
+    client = RealtimeClient(server.url)
+    client.expect("session.created")
+    updated = client.update_session({
+        "tools": [WEATHER_TOOL, END_TOOL],
+        "audio": {"input": {"transcription": {"model": "whisper-1"},
+                            "turn_detection": {"type": "server_vad",
+                                               "silence_duration_ms": 500,
+                                               **turn_detection}}}})
+    assert updated["type"] == "session.updated", updated
+    return client
+
+
+def next_response(client: RealtimeClient) -> dict:
+    return client.expect("response.done")["response"]
+
+
+def test_the_readme_conversation_asks_the_weather_then_ends_with_end_conversation(server):
+    client = voice_session(server)
+    audio = wav_pcm("weather_then_goodbye.wav")
+    client.append_audio(audio[:FIRST_TURN_BYTES])
+
+    asking = next_response(client)
+    call = asking["output"][-1]
+    assert (call["type"], call["name"], json.loads(call["arguments"])) == (
+        "function_call", "get_weather", {"city": "Paris"})
+    heard = [e for e in client.seen
+             if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert heard[0]["transcript"] == "What's the weather in Paris"
+
+    client.send({"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": call["call_id"],
+        "output": json.dumps({"temperature_c": 18, "conditions": "cloudy"})}})
+    client.send({"type": "response.create"})
+    answer = next_response(client)
+    assert answer["output"][0]["content"][0]["transcript"] == (
+        "In Paris it is 18 degrees and cloudy.")
+
+    client.append_audio(audio[FIRST_TURN_BYTES:])
+    goodbye = next_response(client)
+    assert [o.get("name") for o in goodbye["output"]] == [None, "end_conversation"]
+    heard = [e for e in client.seen
+             if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert heard[-1]["transcript"] == "Thank you goodbye"
+    client.close()
+
+
+def test_speech_during_a_response_cancels_it_and_the_new_turn_is_answered(server):
+    client = voice_session(server)
+    client.say("tell me a story")
+    client.send({"type": "response.create"})
+    story_id = client.expect("response.created")["response"]["id"]
+    client.expect("response.output_audio.delta")
+
+    client.append_audio(wav_pcm("hello.wav"))
+    events = client.until("response.done")
+    assert "input_audio_buffer.speech_started" in types_of(events)
+    story = events[-1]["response"]
+    assert story["id"] == story_id
+    assert story["status"] == "cancelled"
+    assert story["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+
+    reply = next_response(client)
+    assert reply["status"] == "completed"
+    assert reply["output"][0]["content"][0]["transcript"] == "Hello! How can I help you?"
+    client.close()
+
+
+def test_without_interrupt_response_speech_does_not_cancel(server):
+    client = voice_session(server, interrupt_response=False)
+    client.say("tell me a story")
+    client.send({"type": "response.create"})
+    client.expect("response.output_audio.delta")
+    client.append_audio(wav_pcm("hello.wav"))
+    events = client.until("error")
+    assert "input_audio_buffer.committed" in types_of(events)
+    # The automatic response for the new turn collides with the story, as on the real API.
+    assert events[-1]["error"]["code"] == "conversation_already_has_active_response"
+    client.send({"type": "response.cancel"})
+    assert next_response(client)["status_details"]["reason"] == "client_cancelled"
+    client.close()
+
+
+def test_create_response_false_commits_the_turn_without_answering(server):
+    client = voice_session(server, create_response=False)
+    client.append_audio(wav_pcm("hello.wav"))
+    client.expect("conversation.item.input_audio_transcription.completed")
+    # Had the server answered by itself, this create would collide with its response.
+    client.send({"type": "response.create"})
+    reply = next_response(client)
+    assert types_of(client.seen).count("response.created") == 1
+    assert "error" not in types_of(client.seen)
+    assert reply["output"][0]["content"][0]["transcript"] == "Hello! How can I help you?"
+    client.close()
