@@ -3,14 +3,19 @@
 stdout carries only the conversation, one line each (``user: ...``, ``assistant: ...``,
 ``tool: name(args) -> result``), so it can be piped; state changes and diagnostics go to
 stderr, more of them with ``-v``. Library users get the same moments as callbacks.
+
+It never prints a key: every line goes through ``redact`` with the conversation's secrets
+(a server's error message may quote the key it refused).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
+
+from controller.endpoint import redact
 
 TranscriptCallback = Callable[[str, str, bool], None]
 StateCallback = Callable[[str, str, str], None]
@@ -23,7 +28,9 @@ class TerminalConsole:
 
     def __init__(self, *, verbose: bool = False, out: TextIO | None = None,
                  err: TextIO | None = None, on_transcript: TranscriptCallback | None = None,
-                 on_state: StateCallback | None = None, quiet: bool = False) -> None:
+                 on_state: StateCallback | None = None, quiet: bool = False,
+                 secrets: Sequence[str] = ()) -> None:
+        self._secrets = tuple(secrets)
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._min_level = LEVELS["debug" if verbose else "info"]
@@ -36,21 +43,24 @@ class TerminalConsole:
             self._on_transcript(role, text, interrupted)
         if not self._quiet:
             suffix = " [interrupted]" if interrupted else ""
-            print(f"{role}: {text}{suffix}", file=self._out, flush=True)
+            self._print(f"{role}: {text}{suffix}", self._out)
 
     def tool(self, name: str, arguments: Any, output: str) -> None:
         if not self._quiet:
             args = json.dumps(arguments, ensure_ascii=False)
-            print(f"tool: {name}({args}) -> {output}", file=self._out, flush=True)
+            self._print(f"tool: {name}({args}) -> {output}", self._out)
 
     def state(self, source: str, target: str, event: str) -> None:
         if self._on_state is not None:
             self._on_state(source, target, event)
         if not self._quiet:
-            print(f"[{target}] ({source} --{event}-->)", file=self._err, flush=True)
+            self._print(f"[{target}] ({source} --{event}-->)", self._err)
 
     def diagnostic(self, message: str, *, level: str = "info") -> None:
         if self._quiet or LEVELS.get(level, 1) < self._min_level:
             return
         prefix = "" if level == "info" else f"{level}: "
-        print(f"convctl: {prefix}{message}", file=self._err, flush=True)
+        self._print(f"convctl: {prefix}{message}", self._err)
+
+    def _print(self, line: str, stream: TextIO) -> None:
+        print(redact(line, self._secrets), file=stream, flush=True)

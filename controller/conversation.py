@@ -35,7 +35,7 @@ from typing import Any
 from controller.audio import open_microphone, open_speaker
 from controller.console import StateCallback, TerminalConsole, TranscriptCallback
 from controller.context import ConversationContext
-from controller.endpoint import Endpoint, check_ws_url
+from controller.endpoint import Endpoint, check_ws_url, redact
 from controller.engine import ConversationEngine
 from controller.inbox import StopRequested
 from controller.live_clock import LiveInbox, WallClock
@@ -96,7 +96,8 @@ class Conversation:
         self.inbox = LiveInbox()
         self.clock = WallClock(self.inbox)
         self.console = TerminalConsole(verbose=verbose, on_transcript=on_transcript,
-                                       on_state=on_state, quiet=quiet)
+                                       on_state=on_state, quiet=quiet,
+                                       secrets=endpoint.secrets)
         self.recorder: Recorder = self._recorder(record, record_audio, record_header)
         codec = ClientEvents(endpoint.dialect)
         self.transport = WebSocketTransport(endpoint, self.inbox, parse_server_event,
@@ -140,7 +141,9 @@ class Conversation:
         facts = self.ctx.facts
         if self._on_usage is not None:
             self._on_usage(facts.usage)
-        return Outcome(state=self.engine.state, reason=facts.fatal_reason or facts.stop_reason,
+        reason = facts.fatal_reason or facts.stop_reason
+        return Outcome(state=self.engine.state,
+                       reason=None if reason is None else redact(reason, self.endpoint.secrets),
                        interrupted=facts.interrupted_by_user, usage=facts.usage)
 
     def close(self, *, interrupted: bool = False, reason: str = "stopped") -> None:
