@@ -10,6 +10,7 @@ from test_local_server_client import (
     END_TOOL,
     WEATHER_TOOL,
     RealtimeClient,
+    silence,
     types_of,
     wav_pcm,
 )
@@ -122,4 +123,23 @@ def test_create_response_false_commits_the_turn_without_answering(server):
     assert types_of(client.seen).count("response.created") == 1
     assert "error" not in types_of(client.seen)
     assert reply["output"][0]["content"][0]["transcript"] == "Hello! How can I help you?"
+    client.close()
+
+
+def test_silence_after_a_reply_triggers_the_idle_timeout_and_a_prompt(server):
+    client = voice_session(server, idle_timeout_ms=1500, silence_duration_ms=500)
+    client.say("hello")
+    client.send({"type": "response.create"})
+    reply_audio_ms = sum(len(e["delta"]) * 3 // 4 for e in client.until("response.done")
+                         if e["type"] == "response.output_audio.delta") // 48
+    # The reply would play for reply_audio_ms; the idle clock starts after it.
+    client.append_audio(silence(reply_audio_ms + 1000))
+    client.send({"type": "input_audio_buffer.commit", "event_id": "probe"})
+    events = client.until("input_audio_buffer.committed", "error")
+    assert "input_audio_buffer.timeout_triggered" not in types_of(events)
+    client.append_audio(silence(1000))
+    triggered = client.expect("input_audio_buffer.timeout_triggered")
+    assert triggered["audio_end_ms"] >= reply_audio_ms + 1500
+    prompt = next_response(client)
+    assert prompt["output"][0]["content"][0]["transcript"].startswith("Are you still there?")
     client.close()

@@ -139,7 +139,10 @@ class Brain:
     def reply_to_user(self, transcript: str, *, tools: Mapping[str, Mapping[str, Any]],
                       calls_allowed: bool = True) -> Plan:
         """The reply to a user turn; calls only tools the response may use."""
-        fields = {**common_fields(), "transcript": transcript.strip() or "nothing"}
+        if not transcript.strip():
+            # Silence (idle timeout) or nothing recognisable: prompt the user.
+            return Plan(say=render(self.spec.idle_prompt, common_fields()) or "")
+        fields = {**common_fields(), "transcript": transcript.strip()}
         found = self.match(transcript)
         if found is None:
             return Plan(say=render(self.spec.fallback, fields) or "")

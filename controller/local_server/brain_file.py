@@ -19,7 +19,8 @@ from controller.errors import ConfigError
 from controller.settings import unknown_key_message
 
 DEFAULT_BRAIN_PATH = Path(__file__).with_name("default_brain.yaml")
-_TOP_KEYS = {"greeting", "fallback", "tool_reply", "tool_error", "slots", "intents"}
+_TOP_KEYS = {"greeting", "fallback", "idle_prompt", "tool_reply", "tool_error", "slots",
+             "intents"}
 _INTENT_KEYS = {"name", "phrases", "patterns", "say", "call", "calls", "after_call",
                 "without_tool"}
 _CALL_KEYS = {"name", "arguments"}
@@ -48,6 +49,7 @@ class IntentSpec:
 class BrainSpec:
     greeting: str
     fallback: str
+    idle_prompt: str
     tool_reply: str
     tool_error: str
     slots: Mapping[str, tuple[str, ...]]
@@ -75,6 +77,8 @@ def _brain_from_mapping(data: Any, where: str) -> BrainSpec:
         greeting=_text(top.get("greeting", "Hello! How can I help?"), f"{where}: greeting"),
         fallback=_text(top.get("fallback", "Sorry, I did not understand."),
                        f"{where}: fallback"),
+        idle_prompt=_text(top.get("idle_prompt", "Are you still there?"),
+                          f"{where}: idle_prompt"),
         tool_reply=_text(top.get("tool_reply", "Here is the result: {output}."),
                          f"{where}: tool_reply"),
         tool_error=_text(top.get("tool_error", "Sorry, that did not work: {output.error}."),

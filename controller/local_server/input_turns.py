@@ -37,14 +37,13 @@ class InputTurns:
         self.responder = responder
         self.buffer = bytearray()
         self.buffer_start_ms = 0
-        self.received_bytes = 0
         self._detector: SpeechDetector | None = None
         self._detector_origin_ms = 0
         self._turn_item_id: str | None = None
 
     @property
     def received_ms(self) -> int:
-        return self.received_bytes // BYTES_PER_MS
+        return self.state.received_bytes // BYTES_PER_MS
 
     # --- Client events (called with the state lock held) --------------------------------
 
@@ -60,7 +59,7 @@ class InputTurns:
                               param="audio") from error
         pcm = to_internal(wire, self.state.config.input_format)
         self.buffer.extend(pcm)
-        self.received_bytes += len(pcm)
+        self.state.received_bytes += len(pcm)
         self._detect_turns(pcm)
 
     def commit(self, event: dict[str, Any]) -> None:
@@ -91,7 +90,7 @@ class InputTurns:
         if self._detector is None:
             self._detector = SpeechDetector(threshold=turn.threshold,
                                             silence_ms=turn.end_of_turn_silence_ms)
-            self._detector_origin_ms = (self.received_bytes - len(pcm)) // BYTES_PER_MS
+            self._detector_origin_ms = self.received_ms - len(pcm) // BYTES_PER_MS
         self._detector.configure(threshold=turn.threshold,
                                  silence_ms=turn.end_of_turn_silence_ms)
         for found in self._detector.feed(pcm):
@@ -102,6 +101,7 @@ class InputTurns:
                 self._speech_stopped(at_ms)
         if not self._detector.speaking:
             self._drop_buffer_before(self.received_ms - _IDLE_KEEP_MS)
+            self._check_idle_timeout(turn.idle_timeout_ms)
 
     def _speech_started(self, onset_ms: int) -> None:
         turn = self.state.config.turn_detection
@@ -109,6 +109,7 @@ class InputTurns:
         start_ms = max(onset_ms - turn.prefix_padding_ms, self.buffer_start_ms)
         self._drop_buffer_before(start_ms)
         self._turn_item_id = new_id("item")
+        self.state.idle_from_ms = None
         self.state.emit({"type": "input_audio_buffer.speech_started",
                          "audio_start_ms": start_ms, "item_id": self._turn_item_id})
         if turn.interrupt_response:
@@ -130,10 +131,26 @@ class InputTurns:
         if turn.create_response:
             self.responder.create_automatic()
 
-    def _commit_turn(self, byte_count: int) -> None:
+    def _check_idle_timeout(self, idle_timeout_ms: int | None) -> None:
+        """After the last response has played, silence this long prompts a response."""
+        idle_from = self.state.idle_from_ms
+        if (idle_timeout_ms is None or idle_from is None or self.state.active_response
+                or self.received_ms - idle_from < idle_timeout_ms):
+            return
+        self.state.idle_from_ms = None
+        self._turn_item_id = new_id("item")
+        self.state.emit({"type": "input_audio_buffer.timeout_triggered",
+                         "audio_start_ms": self.buffer_start_ms,
+                         "audio_end_ms": self.received_ms, "item_id": self._turn_item_id})
+        # The silence is committed as it is; there is nothing in it to transcribe.
+        self._commit_turn(len(self.buffer), transcript="")
+        self.responder.create_automatic()
+
+    def _commit_turn(self, byte_count: int, transcript: str | None = None) -> None:
         """The first ``byte_count`` bytes of the buffer become a user audio item."""
         item = user_audio_item(self._turn_item_id or new_id("item"),
                                bytes(self.buffer[:byte_count]))
+        item.content[0].transcript = transcript
         self._turn_item_id = None
         del self.buffer[:byte_count]
         self.buffer_start_ms += byte_count // BYTES_PER_MS
@@ -144,7 +161,8 @@ class InputTurns:
                          "item": self.state.dialect.item_json(item)})
         self.state.emit({"type": "conversation.item.done", "previous_item_id": previous,
                          "item": self.state.dialect.item_json(item)})
-        self.state.schedule(lambda: self.transcribe(item))
+        if transcript is None:
+            self.state.schedule(lambda: self.transcribe(item))
 
     def _drop_buffer_before(self, ms: int) -> None:
         if ms <= self.buffer_start_ms:

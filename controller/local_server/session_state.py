@@ -45,3 +45,8 @@ class SessionState:
     assistant_spoke: bool = False
     # Token budget reported in rate_limits.updated.
     tokens_used: int = 0
+    # The input audio clock: bytes of 24 kHz pcm16 received since the session began.
+    received_bytes: int = 0
+    # Where on that clock the last response's audio would have finished playing; silence
+    # from there on counts towards idle_timeout_ms (None: nothing to wait for).
+    idle_from_ms: int | None = None

@@ -183,9 +183,15 @@ class ResponseStreamer:
                              "response": self.state.dialect.response_json(response)})
             if self.state.active_response is response:
                 self.state.active_response = None
+                self.state.idle_from_ms = (self.state.received_bytes // BYTES_PER_MS
+                                           + _audio_ms(response))
             self.state.side_responses.pop(response.id, None)
             self.state.emit({"type": "rate_limits.updated",
                              "rate_limits": rate_limits(self.state)})
+
+
+def _audio_ms(response: Response) -> int:
+    return sum(part.audio_ms for item in response.output for part in item.content)
 
 
 def _part_json(part: Content) -> dict[str, Any]:
