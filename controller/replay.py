@@ -21,6 +21,7 @@ from controller.context import ConversationContext
 from controller.engine import ConversationEngine
 from controller.expectations import check, subset_match
 from controller.inbox import TransportClosed
+from controller.log import NullRecorder
 from controller.protocol import ClientEvents, parse_server_event
 from controller.replay_ports import (
     TICKS_PER_SECOND,
@@ -84,17 +85,6 @@ class RecordingConsole:
 
     def diagnostic(self, message: str, *, level: str = "info") -> None:
         self.diagnostics.append((self._clock.now(), level, message))
-
-
-class NullRecorder:
-    def server(self, t: float, event: Mapping[str, Any]) -> None:
-        pass
-
-    def client(self, t: float, event: Mapping[str, Any]) -> None:
-        pass
-
-    def state(self, t: float, source: str, target: str, trigger: str) -> None:
-        pass
 
 
 @dataclass
