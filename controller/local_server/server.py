@@ -24,6 +24,7 @@ from controller.local_server.connection import Connection
 from controller.local_server.dialect import BETA, GA, Dialect
 from controller.local_server.session import RealtimeSession
 from controller.local_server.transcriber import Transcriber
+from controller.local_server.whisper_fallback import default_open_vocabulary
 from controller.local_server.wire import new_id
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class LocalServer:
         self.max_session_seconds = max_session_seconds
         self.speech_speedup = speech_speedup
         self.brain = Brain.load(brain_path)
-        self.transcriber = Transcriber(self.brain.phrase_shapes(), self.brain.spec.slots)
+        self.transcriber = Transcriber(self.brain.phrase_shapes(), self.brain.spec.slots,
+                                       open_vocabulary=default_open_vocabulary())
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._warm_up: threading.Thread | None = None

@@ -2,9 +2,10 @@
 
 Owns ``Transcriber``: it first decodes with a JSGF grammar built from the phrases the brain
 knows (near perfect on those), and when the result is not one whole phrase of the grammar
-it falls back to pocketsphinx's open-vocabulary language model (rough, but it hears
-anything). One decoder is shared by every session of a server, behind a lock, and loaded
-on first use. It never emits events: the session turns transcripts into events.
+it falls back to open vocabulary: Whisper where it is installed (``whisper_fallback``),
+else pocketsphinx's own language model (rough, but it hears anything). One decoder is
+shared by every session of a server, behind a lock, and loaded on first use. It never
+emits events: the session turns transcripts into events.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from pocketsphinx import Decoder
 
 from controller.local_server.brain import PhraseShape, normalize
+from controller.local_server.whisper_fallback import WhisperFallback
 from controller.local_server.wire import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,11 @@ _MAX_HMMS_PER_FRAME = 3000
 class Transcriber:
     """Turns 24 kHz pcm16 speech into words, preferring the brain's phrases."""
 
-    def __init__(self, shapes: Sequence[PhraseShape],
-                 slots: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, shapes: Sequence[PhraseShape], slots: Mapping[str, Sequence[str]],
+                 *, open_vocabulary: WhisperFallback | None = None) -> None:
         self._shapes = list(shapes)
+        # Whisper, if installed, hears what the grammar does not; else pocketsphinx's model.
+        self._open_vocabulary = open_vocabulary
         self._slots = {name: [normalize(v) for v in values] for name, values in slots.items()}
         self._lock = threading.Lock()
         self._decoder: Decoder | None = None
@@ -59,18 +63,29 @@ class Transcriber:
             self._ensure_decoder()
 
     def transcribe(self, pcm: bytes) -> str:
-        """The words in ``pcm`` (24 kHz mono pcm16), lower case; ``""`` if none."""
+        """The words in ``pcm`` (24 kHz mono pcm16); ``""`` if none."""
         audio = _prepare(pcm)
         with self._lock:
             decoder = self._ensure_decoder()
             open_words, open_score = self._decode(decoder, "_default", audio)
-            if self._whole_phrase is None:
-                return open_words
-            phrase, phrase_score = self._decode(decoder, _GRAMMAR_SEARCH, audio)
-            if (self._whole_phrase.fullmatch(phrase)
-                    and phrase_score >= GRAMMAR_MARGIN * open_score):
-                return phrase
-            return open_words
+            phrase = self._grammar_phrase(decoder, audio, open_score)
+        if phrase is not None:
+            return phrase
+        if self._open_vocabulary is not None:
+            try:
+                return self._open_vocabulary.transcribe(pcm)
+            except Exception:  # a broken optional model falls back to pocketsphinx
+                log.exception("Whisper transcription failed; using pocketsphinx's words")
+        return open_words
+
+    def _grammar_phrase(self, decoder: Decoder, audio: bytes, open_score: float) -> str | None:
+        """The brain's phrase heard in ``audio``, if the grammar's result is believable."""
+        if self._whole_phrase is None:
+            return None
+        phrase, phrase_score = self._decode(decoder, _GRAMMAR_SEARCH, audio)
+        if self._whole_phrase.fullmatch(phrase) and phrase_score >= GRAMMAR_MARGIN * open_score:
+            return phrase
+        return None
 
     def _decode(self, decoder: Decoder, search: str, audio: bytes) -> tuple[str, float]:
         """Words and path score (higher is better) of one search over ``audio``."""
