@@ -29,6 +29,7 @@ _GRAMMAR_SEARCH = "brain"
 # pocketsphinx copes badly with digital silence: a faint, fixed dither and a short pad help.
 _DITHER_LEVEL = 3.0
 _PAD_SAMPLES = _DECODER_RATE // 4
+_PIECE_BYTES = _DECODER_RATE // 10 * 2  # 100 ms of 16 kHz pcm16
 # Trimming: 10 ms blocks at 24 kHz; "sound" is above 2 % of the loudest block (and above
 # an absolute floor); 150 ms of margin stays on each side.
 _TRIM_BLOCK = SAMPLE_RATE // 100
@@ -91,7 +92,10 @@ class Transcriber:
         """Words and path score (higher is better) of one search over ``audio``."""
         decoder.activate_search(search)
         decoder.start_utt()
-        decoder.process_raw(audio, full_utt=True)
+        # Small pieces: the decoder keeps the GIL while it works, and other sessions'
+        # threads (VAD, streaming) must get to run between pieces.
+        for start in range(0, len(audio), _PIECE_BYTES):
+            decoder.process_raw(audio[start:start + _PIECE_BYTES])
         decoder.end_utt()
         hypothesis = decoder.hyp()
         if hypothesis is None:
