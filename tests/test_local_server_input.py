@@ -7,11 +7,14 @@ to 1780 ms of the session's audio clock (measured: first and last 10 ms block ab
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 from test_local_server_client import RealtimeClient, silence, types_of, wav_pcm
 
 from controller.local_server import LocalServer
+from controller.local_server.audio_codec import from_internal
 
 SPEECH_START_MS = 500
 SPEECH_END_MS = 1780
@@ -167,4 +170,25 @@ def test_without_transcription_config_no_transcription_events_are_sent(server):
     assert not [t for t in types_of(events) if "input_audio_transcription" in t]
     transcript = [e for e in events if e["type"] == "response.output_audio_transcript.done"]
     assert transcript[0]["transcript"] == "Hello! How can I help you?"
+    client.close()
+
+
+def test_g711_mu_law_input_is_heard_like_pcm16(server):
+    client = RealtimeClient(server.url)
+    client.expect("session.created")
+    client.update_session({"audio": {"input": {
+        "format": {"type": "audio/pcmu"}, "transcription": {"model": "whisper-1"},
+        "turn_detection": {"type": "server_vad", "silence_duration_ms": 500,
+                           "create_response": False}}}})
+    pcm = wav_pcm("weather_paris.wav")
+    telephone = from_internal(pcm, "g711_ulaw")
+    assert len(telephone) == len(pcm) // 6  # 8 kHz, one byte a sample
+    for start in range(0, len(telephone), 800):  # 100 ms of 8 kHz mu-law
+        client.send({"type": "input_audio_buffer.append",
+                     "audio": base64.b64encode(telephone[start:start + 800]).decode()})
+    started = client.expect("input_audio_buffer.speech_started")
+    assert abs(started["audio_start_ms"] - (SPEECH_START_MS - 300)) <= TOLERANCE_MS
+    done = client.expect("conversation.item.input_audio_transcription.completed")
+    # Telephone bandwidth blurs "what's" and "what is"; the question itself survives.
+    assert done["transcript"] in ("What's the weather in Paris", "What is the weather in Paris")
     client.close()
