@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.tools import tool as tool
-
 _LAZY = {
+    "tool": "controller.tools",
     "Conversation": "controller.conversation",
     "Outcome": "controller.conversation",
     "SessionSettings": "controller.settings",

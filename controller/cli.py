@@ -16,7 +16,40 @@ import click
 from controller.errors import ConvctlError, ScenarioError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands that live in heavier modules are imported only when used, so that
+    ``convctl --help`` starts fast."""
+
+    lazy = {"serve": ("controller.local_server.cli", "serve_command")}
+    lazy_help = {"serve": "Run the built-in offline realtime server (no API key needed)."}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            import importlib
+
+            module, attribute = self.lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_help:
+                rows.append((name, self.lazy_help[name]))
+                continue
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="convctl-voice", prog_name="convctl")
 def main() -> None:
     """convctl: talk to the OpenAI / Azure OpenAI Realtime API, and test it offline.
@@ -180,16 +213,6 @@ def diagram(fmt: str, output: str | None, highlight: str | None) -> None:
     else:
         click.echo(data, nl=not data.endswith("\n"))
 
-
-def _add_serve() -> None:
-    try:  # FIXME(lead): remove the guard once controller/local_server/cli.py lands
-        from controller.local_server.cli import serve_command
-    except ImportError:
-        return
-    main.add_command(serve_command, "serve")
-
-
-_add_serve()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from controller.context import ConversationContext
 from controller.events import Malformed, ServerEvent
-from controller.inbox import InboxItem, TransportClosed
+from controller.inbox import LOCAL_SIGNALS, InboxItem, TransportClosed
 from controller.invariants import InvariantChecker
 from controller.machine import STATE_NAMES, ConversationChart
 from states.base import StateBehaviour
@@ -72,6 +72,8 @@ class ConversationEngine:
         elif isinstance(item, TransportClosed):
             self.ctx.recorder.server(self.ctx.clock.now(), {
                 "type": CLOSE_EVENT, "code": item.code, "reason": item.reason})
+        elif (signal := LOCAL_SIGNALS.get(type(item))) is not None:
+            self.ctx.recorder.signal(self.ctx.clock.now(), signal)
         handler = self.current.handlers.get(type(item))
         if handler is None:
             return

@@ -73,3 +73,16 @@ class StopRequested:
 InboxItem = (ServerEvent | TransportClosed | TransportFailed | PlaybackDrained | ToolFinished
              | LocalSpeechStarted | LocalTurnEnded | InputExhausted | TimerFired
              | StopRequested)
+
+
+# Local happenings a log records, so that replaying it gives them back at the same time.
+LOCAL_SIGNALS: dict[type, str] = {
+    InputExhausted: "input_exhausted",
+    LocalSpeechStarted: "local_speech_started",
+    LocalTurnEnded: "local_turn_ended",
+}
+SIGNAL_ITEMS: dict[str, InboxItem] = {
+    "input_exhausted": InputExhausted(),
+    "local_speech_started": LocalSpeechStarted(),
+    "local_turn_ended": LocalTurnEnded(),
+}

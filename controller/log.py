@@ -130,6 +130,12 @@ class EventLog:
         self._write({"t": _seconds(t), "dir": "local",
                      "state": {"from": source, "to": target, "trigger": trigger}})
 
+    def signal(self, t: float, name: str) -> None:
+        """Something local that changed what the controller did (the input file ran
+        out, the push-to-talk detector heard a turn start or end, Ctrl-C), so a replay
+        of the log can give the same signal at the same time."""
+        self._write({"t": _seconds(t), "dir": "local", "signal": name})
+
     def close(self) -> None:
         with self._lock:
             if not self._file.closed:
@@ -172,6 +178,9 @@ class NullRecorder:
         pass
 
     def state(self, t: float, source: str, target: str, trigger: str) -> None:
+        pass
+
+    def signal(self, t: float, name: str) -> None:
         pass
 
     def close(self) -> None:
@@ -253,10 +262,15 @@ def _check_entry(name: str, number: int, record: Any) -> dict[str, Any]:
         if not isinstance(event.get("type"), str):
             raise bad("event.type", "the event has no 'type'")
     elif direction == "local":
+        if "signal" in record:
+            if not isinstance(record["signal"], str):
+                raise bad("signal", "a local signal must be a name (string)")
+            return record
         state = record.get("state")
         if not isinstance(state, dict) or not all(
                 isinstance(state.get(key), str) for key in ("from", "to", "trigger")):
-            raise bad("state", "a local line needs 'state': {from, to, trigger} (strings)")
+            raise bad("state", "a local line needs 'state': {from, to, trigger} (strings) "
+                      "or 'signal': name")
     else:
         raise bad("dir", f"'dir' must be server, client or local, got {direction!r}")
     return record

@@ -20,7 +20,7 @@ from typing import Any
 from controller.context import ConversationContext
 from controller.engine import ConversationEngine
 from controller.expectations import check, subset_match
-from controller.inbox import TransportClosed
+from controller.inbox import SIGNAL_ITEMS, TransportClosed
 from controller.log import NullRecorder
 from controller.protocol import ClientEvents, parse_server_event
 from controller.replay_ports import (
@@ -220,6 +220,8 @@ class Replay:
             self.inbox.post(parse_server_event(self._wire_text(step.payload)))
         elif step.kind == "raw":
             self.inbox.post(parse_server_event(step.payload))
+        elif step.kind == "signal":
+            self.inbox.post(SIGNAL_ITEMS[step.payload])
         elif step.kind == "close":
             self.transport.close(step.payload["code"], step.payload["reason"])
             self.inbox.post(TransportClosed(code=step.payload["code"],

@@ -17,7 +17,7 @@ from typing import Any
 
 from controller.engine import CLOSE_EVENT, MALFORMED_EVENT
 from controller.errors import ConfigError, ScenarioError
-from controller.inbox import ToolFinished
+from controller.inbox import SIGNAL_ITEMS, ToolFinished
 from controller.log import read_log
 from controller.replay import Replay, replay_scenario
 from controller.scenario import Expectations, Scenario, ScriptedTool, Step, load_scenario
@@ -113,7 +113,10 @@ def load_recorded_log(path: str) -> RecordedLog:
     tools: tuple[ScriptedTool, ...] = ()
     for number, entry in enumerate(entries, 2):
         if entry["dir"] == "local":
-            states.append(entry["state"]["to"])
+            if "signal" in entry:
+                steps.append(_signal_step(path, number, entry))
+            else:
+                states.append(entry["state"]["to"])
             continue
         event = entry["event"]
         if entry["dir"] == "client":
@@ -143,6 +146,13 @@ def _server_step(number: int, event: Mapping[str, Any], t: float) -> Step:
     if event["type"] == MALFORMED_EVENT:
         return Step(index=number, kind="raw", at=t, payload=str(event.get("raw", "")))
     return Step(index=number, kind="server", at=t, payload=event)
+
+
+def _signal_step(path: str, number: int, entry: Mapping[str, Any]) -> Step:
+    if entry["signal"] not in SIGNAL_ITEMS:
+        raise ScenarioError(path, f"unknown local signal {entry['signal']!r}; known: "
+                            f"{', '.join(SIGNAL_ITEMS)}", step=number, field="signal")
+    return Step(index=number, kind="signal", at=float(entry["t"]), payload=entry["signal"])
 
 
 def _recorded_tools(update: Mapping[str, Any]) -> tuple[ScriptedTool, ...]:

@@ -30,8 +30,8 @@ def input_exhausted(ctx: ConversationContext) -> None:
 
 def end_user_turn(ctx: ConversationContext) -> None:
     """Push-to-talk: the user's turn is over; hand it to the model."""
-    if ctx.session.turn_detection.mode != "none":
-        return  # the server owns turn ends
+    if ctx.session.turn_detection.mode != "none" or ctx.facts.finishing:
+        return  # the server owns turn ends; after the goodbye there is no next turn
     if ctx.uplink.buffered_ms() < MIN_COMMIT_MS:
         return  # nothing (or too little) said: committing would be rejected
     ctx.send(ctx.codec.input_audio_commit())
