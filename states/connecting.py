@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from controller.events import ErrorEvent, SessionCreated, SessionUpdated
 from controller.history import context_events
-from controller.inbox import TransportClosed, TransportFailed
+from controller.inbox import ToolFinished, TransportClosed, TransportFailed
 from controller.settings import FINISH_TOOL, FINISH_TOOL_NAME
 from states.base import Handler, LiveState, close_reason
+from states.responding import note_tool_finished
 
 # How many lines and calls of the conversation a new session is given.
 CONTEXT_ENTRIES = 100
@@ -35,6 +36,9 @@ class Connecting(LiveState):
             **super().handler_table(),
             SessionCreated: self.on_session_created,
             SessionUpdated: self.on_session_updated,
+            # A tool may finish while the connection is being remade: keep its answer
+            # for the new session (ToolCall sends it once the session is ready).
+            ToolFinished: lambda ev: note_tool_finished(self.ctx, ev),
         }
 
     def enter(self) -> None:

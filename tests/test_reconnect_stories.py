@@ -123,3 +123,16 @@ def test_ctrl_c_during_the_backoff_ends_cleanly() -> None:
     story.post(StopRequested(reason="Ctrl-C", interrupted=True))
     assert story.state == "Finished"
     assert story.replay.ctx.facts.interrupted_by_user
+
+
+def test_a_tool_that_finishes_during_the_backoff_is_still_answered() -> None:
+    tools = [{"name": "get_weather", "result": {"sky": "sunny"}, "delay": 0.3}]
+    story = Story(tools=tools).connect().response_started()
+    story.function_call("call_1", "get_weather", "{}").response_done()
+    story.post(TransportClosed(code=1006)).wait(0.35)
+    assert story.state == "Connecting", "the result came while reconnecting"
+    story.wait(1.0).connect()
+    outputs = [e["item"] for e in story.sent_of("conversation.item.create")
+               if e["item"]["type"] == "function_call_output"]
+    assert [o["call_id"] for o in outputs] == ["call_1"]
+    assert story.sent_of("response.create")
