@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from controller.events import ErrorEvent, SessionCreated, SessionUpdated
 from controller.history import context_events
-from controller.inbox import ToolFinished, TransportClosed, TransportFailed
+from controller.inbox import InputExhausted, ToolFinished, TransportClosed, TransportFailed
 from controller.settings import FINISH_TOOL, FINISH_TOOL_NAME
 from states.base import Handler, LiveState, close_reason
 from states.responding import note_tool_finished
@@ -39,6 +39,8 @@ class Connecting(LiveState):
             # A tool may finish while the connection is being remade: keep its answer
             # for the new session (ToolCall sends it once the session is ready).
             ToolFinished: lambda ev: note_tool_finished(self.ctx, ev),
+            # Likewise the end of a file input: Listening hangs up once all is said.
+            InputExhausted: lambda ev: setattr(self.ctx.facts, "input_exhausted", True),
         }
 
     def enter(self) -> None:

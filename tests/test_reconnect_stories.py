@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.inbox import StopRequested, TransportClosed, TransportFailed
+from controller.inbox import InputExhausted, StopRequested, TransportClosed, TransportFailed
 from tests.harness import Story
 
 
@@ -136,3 +136,10 @@ def test_a_tool_that_finishes_during_the_backoff_is_still_answered() -> None:
                if e["item"]["type"] == "function_call_output"]
     assert [o["call_id"] for o in outputs] == ["call_1"]
     assert story.sent_of("response.create")
+
+
+def test_the_end_of_the_input_during_a_reconnect_is_not_forgotten() -> None:
+    story = Story(config={"input_done_grace": 1}).connect().post(TransportClosed(code=1006))
+    story.post(InputExhausted())
+    story.wait(1).connect().wait(1.1)
+    assert story.state == "Finished"
