@@ -6,9 +6,7 @@ feeds the inbox to the engine. ``run()`` blocks until the conversation is over; 
 (or ``close()`` from another thread) ends it cleanly within a second: devices and socket
 closed, threads joined, log flushed. No thread outlives ``run()``.
 
-    from controller import tool
-    from controller.conversation import Conversation
-    from controller.settings import SessionSettings
+    from controller import Conversation, SessionSettings, tool
 
     @tool
     def get_weather(city: str) -> dict:
