@@ -94,7 +94,7 @@ def goodbye(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
 
 def test_the_conversation_ends_through_the_finish_tool_with_exit_0(weather: LiveRun) -> None:
     succeeded(weather)
-    states = [e["state"]["to"] for e in weather.log_entries() if e["dir"] == "local"]
+    states = [e["state"]["to"] for e in weather.log_entries() if "state" in e]
     assert states == ["Connecting", "Listening", "Responding", "ToolCall", "Responding",
                       "ToolCall", "Finished"]
 
@@ -213,28 +213,22 @@ def test_editing_one_recorded_control_event_makes_the_replay_fail(goodbye: LiveR
     assert "call_forged" in replayed.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="F1 in notes/live_findings.md: replay rebuilds "
-                   "user tools without their parameter schemas")
-def test_a_log_with_a_user_tool_replays(weather: LiveRun) -> None:
+def test_a_log_with_a_user_tool_replays_and_passes(weather: LiveRun) -> None:
     succeeded(weather)
     replayed = convctl("replay", weather.log)
     assert replayed.returncode == 0, replayed.stdout
 
 
-def test_a_barge_in_log_replays_up_to_one_speaker_period(barge_in: LiveRun) -> None:
-    """F2 in notes/live_findings.md: live audio moves in 20 ms periods, the replay's
-    virtual speaker in exact ms, so the truncate may differ by up to one period."""
+def test_a_barge_in_log_replays_and_passes(barge_in: LiveRun) -> None:
+    """Live audio moves in 20 ms periods, the replay's virtual speaker in exact ms: the
+    replay accepts a truncate within one period of the recording (README, deviations)."""
     succeeded(barge_in)
     replayed = convctl("replay", "--json", barge_in.log)
     report = json.loads(replayed.stdout)
+    assert report["passed"], report["failures"]
     assert report["states"] == ["Idle", "Connecting", "Listening", "Responding", "Listening",
                                 "Responding", "ToolCall", "Finished"]
-    if report["passed"]:
-        return
-    [failure] = report["failures"]
-    assert "conversation.item.truncate" in failure, failure
     [recorded] = barge_in.server.events_of("conversation.item.truncate")
     [again] = [e["event"] for e in report["client_events"]
                if e["event"]["type"] == "conversation.item.truncate"]
-    assert {**again, "audio_end_ms": 0} == {**recorded.event, "audio_end_ms": 0}
     assert abs(again["audio_end_ms"] - recorded.event["audio_end_ms"]) <= PERIOD_MS
