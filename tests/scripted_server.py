@@ -18,10 +18,11 @@ a ``client`` step can wait for the user to start or stop talking.
 What the server keeps for assertions: every received client event with its arrival time
 (``received``), the events it sent with their send times (``sent``, audio replaced by its
 byte count), the exact audio bytes it sent per item (``sent_audio``), all appended audio
-(``appended_audio``), the handshake headers of each connection, and ``failures`` (a
-``client`` step that timed out: the connection is then closed with 4000, which the
-controller takes as fatal, so a broken script fails fast). ``stop()`` closes every
-connection and joins every thread it started. It never sleeps to wait.
+(``appended_audio``), the handshake headers and the client's close code of each
+connection, and ``failures`` (a ``client`` step that timed out: the connection is then
+closed with 4000, which the controller takes as fatal, so a broken script fails fast).
+``stop()`` closes every connection and joins every thread it started. It never sleeps to
+wait.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class ScriptedServer:
         self.sent_audio: dict[str, bytearray] = {}
         self.appended_audio = bytearray()
         self.handshake_headers: list[Headers] = []
+        self.client_closes: list[int | None] = []  # close code the client sent, per connection
         self.connections = 0
         self._server: Server | None = None
         self._port: int | None = None
@@ -198,6 +200,12 @@ class ScriptedServer:
         assert found is not None, f"the controller sent no {type_} within {timeout:g} s"
         return found
 
+    def wait_for_closes(self, count: int, timeout: float) -> None:
+        """Block until ``count`` connections have ended."""
+        with self._cond:
+            ended = self._cond.wait_for(lambda: len(self.client_closes) >= count, timeout)
+        assert ended, f"{count} connection(s) did not end within {timeout:g} s"
+
     def events_of(self, type_: str) -> list[Received]:
         with self._cond:
             return [r for r in self.received if r.event.get("type") == type_]
@@ -231,6 +239,10 @@ class ScriptedServer:
         finally:
             # The controller hangs up when it is done; shutdown() closes the rest.
             reader.join()
+            close = connection.protocol.close_rcvd
+            with self._cond:
+                self.client_closes.append(None if close is None else close.code)
+                self._cond.notify_all()
 
     def _read(self, connection: ServerConnection) -> None:
         try:

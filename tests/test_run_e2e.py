@@ -11,6 +11,7 @@ the exact audio the server sent, the event log, and the log replayed by ``convct
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from live_helpers import (
     clean_env,
     convctl,
+    convctl_command,
     e2e_scenario,
     locate_items,
     samples,
@@ -232,3 +234,26 @@ def test_a_barge_in_log_replays_and_passes(barge_in: LiveRun) -> None:
     [again] = [e["event"] for e in report["client_events"]
                if e["event"]["type"] == "conversation.item.truncate"]
     assert abs(again["audio_end_ms"] - recorded.event["audio_end_ms"]) <= PERIOD_MS
+
+
+# --- Ctrl-C and SIGTERM ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_conversation_ends_cleanly_with_130(tmp_path: Path, stop: int) -> None:
+    case = e2e_scenario("barge_in.yaml")
+    log = tmp_path / "log.jsonl"
+    with ScriptedServer(case.scenario) as server:
+        process = subprocess.Popen(
+            [*convctl_command(), "run", "--url", server.url, "--input", str(case.mic_wav),
+             "--output", str(tmp_path / "out.wav"), "--record", str(log)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+        server.wait_for_event(APPEND, timeout=20)  # talking: the microphone streams
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=20)
+        server.wait_for_closes(1, timeout=5)
+    assert process.returncode == 130, stderr
+    assert server.client_closes == [1000]  # the socket was closed, not dropped
+    last = read_log(log)[1][-1]
+    assert last["state"]["to"] == "Finished"  # the log is complete up to the end
+    assert "Traceback" not in stderr
