@@ -124,9 +124,12 @@ def test_out_wav_holds_exactly_the_audio_the_server_sent(weather: LiveRun) -> No
 
 
 def test_the_server_heard_the_microphone_wav(weather: LiveRun) -> None:
-    heard = bytes(weather.server.appended_audio)
-    assert heard[:len(weather.mic_pcm)] == weather.mic_pcm
-    assert not any(heard[len(weather.mic_pcm):])  # then silence, like a quiet room
+    heard, mic = bytes(weather.server.appended_audio), weather.mic_pcm
+    # The conversation may end before the WAV's trailing silence has all been sent.
+    common = min(len(heard), len(mic))
+    assert common >= 1860 * 48  # the whole question (speech ends at 1.86 s)
+    assert heard[:common] == mic[:common]
+    assert not any(heard[len(mic):])  # after the file: silence, like a quiet room
     appends = weather.server.events_of(APPEND)
     assert all(len(a.event["audio"]) == 1280 for a in appends)  # 20 ms frames (base64)
 
