@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any
 
 from controller.audio_capture import CaptureLoop
@@ -111,9 +112,19 @@ class DeviceSpeaker(PlaybackLoop):
 
     def _close_output(self) -> None:
         try:
+            self._let_the_device_finish()
             _close_stream(self._stream)
         finally:
             self._portaudio.terminate()
+
+    def _let_the_device_finish(self, limit: float = 0.3) -> None:
+        """What was handed to the device is still in its buffer (~40 ms) and stopping the
+        stream would drop it - the end of the goodbye. Wait (bounded) until it has played."""
+        deadline = time.monotonic() + limit
+        with contextlib.suppress(OSError):
+            while (self._stream.get_write_available() < self._device_buffer_frames
+                   and time.monotonic() < deadline):
+                time.sleep(0.005)
 
 
 def _close_stream(stream: Any) -> None:

@@ -1,17 +1,18 @@
 """Checks of the files a run names, made before anything starts.
 
-The input WAV must be a WAV the ``wave`` module can read (when it is not, the message says
-what the file looks like instead); outputs and the event log must go to a directory that
-exists; a tools ``.py`` file must exist. Each failure is a ``ConfigError`` naming the flag
-or key (``where``) and what to do. Reads at most a file's header; writes nothing.
+The input WAV must be a WAV the microphone can read - checked with the very reader the
+microphone uses (when it is not, the message says what the file looks like instead);
+outputs and the event log must go to a directory that exists; a tools ``.py`` file must
+exist. Each failure is a ``ConfigError`` naming the flag or key (``where``) and what to
+do. Reads files; writes nothing.
 """
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
-from controller.errors import ConfigError
+from controller.audio_convert import read_wav
+from controller.errors import AudioError, ConfigError
 
 CONVERT_HINT = "Convert it first, for example: ffmpeg -i {path} -ac 1 -ar 24000 out.wav"
 
@@ -35,7 +36,7 @@ def describe_file_kind(head: bytes) -> str:
     if not head:
         return "empty"
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return "a WAV file in an encoding Python's wave module cannot read (it reads PCM)"
+        return "a WAV file in an encoding convctl cannot read (it reads PCM and float)"
     if head.startswith(b"RIFF"):
         return f"a RIFF file of type {head[8:12]!r}, not WAVE"
     if head[4:8] == b"ftyp":
@@ -58,17 +59,17 @@ def check_input_wav(path: str, where: str) -> None:
     if file.is_dir():
         raise ConfigError(f"{where}: {path} is a directory; give a WAV file")
     try:
-        with wave.open(str(file), "rb") as wav:
-            wav.getparams()
-    except (wave.Error, EOFError) as exc:
-        with file.open("rb") as raw:
-            kind = describe_file_kind(raw.read(64))
-        if kind.startswith("a WAV file") and str(exc):
-            kind += f"; {exc}"
+        read_wav(file)
+    except AudioError as exc:
+        try:
+            with file.open("rb") as raw:
+                kind = describe_file_kind(raw.read(64))
+        except OSError as os_exc:
+            raise ConfigError(f"{where}: cannot read {path}: {os_exc.strerror}") from None
+        if kind.startswith("a WAV file"):
+            kind += f" ({exc})"
         raise ConfigError(f"{where}: {path} is not a readable WAV file; it is {kind}. "
                           f"{CONVERT_HINT.format(path=path)}") from None
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
 
 
 def check_output_path(path: str, where: str) -> None:

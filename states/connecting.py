@@ -152,7 +152,9 @@ class Connecting(LiveState):
         self.retry_or_fail(close_reason(ev))
 
     def on_transport_failed(self, ev: TransportFailed) -> None:
-        self.retry_or_fail(f"could not connect: {ev.reason}")
+        reason = ev.reason if ev.reason.startswith("could not connect") else \
+            f"could not connect: {ev.reason}"
+        self.retry_or_fail(reason)
 
     def on_state_timer(self, name: str) -> None:
         if name == "reconnect":

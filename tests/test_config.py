@@ -287,14 +287,15 @@ def test_an_input_that_is_not_a_wav_says_what_it_is(tmp_path, content, kind):
     assert "Convert it first, for example: ffmpeg -i" in message
 
 
-def test_a_float_wav_is_recognised_as_a_wav_in_an_unreadable_encoding(tmp_path):
-    path = tmp_path / "float.wav"
-    fmt = struct.pack("<HHIIHH", 3, 1, 24000, 96000, 4, 32)  # format 3: IEEE float
+def test_a_wav_in_an_encoding_the_microphone_cannot_read_is_refused(tmp_path):
+    path = tmp_path / "adpcm.wav"
+    fmt = struct.pack("<HHIIHH", 2, 1, 24000, 12000, 256, 4)  # format 2: MS ADPCM
     data = bytes(400)
     path.write_bytes(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE"
                      + b"fmt " + struct.pack("<I", len(fmt)) + fmt
                      + b"data" + struct.pack("<I", len(data)) + data)
-    fails("it is a WAV file in an encoding Python's wave module cannot read", input=str(path))
+    fails("it is a WAV file in an encoding convctl cannot read (it reads PCM and float)",
+          input=str(path))
 
 
 def test_a_directory_is_not_an_input(tmp_path):

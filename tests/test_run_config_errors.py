@@ -177,8 +177,6 @@ def test_input_and_input_device_together_are_refused(tmp_path, server):
     assert "give either --input or --input-device, not both" in message
 
 
-@pytest.mark.xfail(strict=True, reason="F4 in notes/live_findings.md: --input is checked "
-                   "with the wave module, which refuses WAVs the microphone reads")
 def test_a_wav_the_microphone_reads_is_not_refused(tmp_path, server):
     """sox writes 24-bit and multichannel WAVs as WAVE_FORMAT_EXTENSIBLE; the microphone
     (controller.audio_convert) converts them, so ``--input`` must take them."""

@@ -118,8 +118,6 @@ def test_the_virtual_speaker_plays_what_the_server_sent(device_run: DeviceRun) -
     assert score >= 0.99
 
 
-@pytest.mark.xfail(strict=True, reason="F3 in notes/live_findings.md: closing the device "
-                   "speaker drops the ~40 ms still buffered in the device")
 def test_the_goodbye_plays_to_its_end_before_the_hang_up(device_run: DeviceRun) -> None:
     answer = samples(device_run.server.sent_audio["item_a1"])
     goodbye = samples(device_run.server.sent_audio["item_a2"])
