@@ -102,6 +102,9 @@ class Connecting(LiveState):
     # --- The server's answers -----------------------------------------------------------
 
     def on_session_created(self, ev: SessionCreated) -> None:
+        # A new server session: its answers are counted from here, before the replay of
+        # the conversation (which repeats earlier outputs into this session).
+        self.ctx.new_session()
         facts = self.ctx.facts
         facts.session_id = ev.session_id
         facts.expires_at = ev.expires_at
@@ -120,7 +123,6 @@ class Connecting(LiveState):
         facts.sessions += 1
         facts.reconnect_attempt = 0
         facts.recycle_due = False
-        self.ctx.new_session()
         self.arm_recycle()
         self.ctx.fire("session_ready")
 

@@ -143,3 +143,16 @@ def test_the_end_of_the_input_during_a_reconnect_is_not_forgotten() -> None:
     story.post(InputExhausted())
     story.wait(1).connect().wait(1.1)
     assert story.state == "Finished"
+
+
+def test_answered_tool_calls_are_replayed_with_their_outputs() -> None:
+    story = Story(tools=[{"name": "get_weather", "result": {"sky": "sunny"}}]).connect()
+    story.response_started().function_call("call_1", "get_weather", "{}").response_done()
+    story.wait(0)
+    assert story.sent_of("response.create"), "answered in the first session"
+    story.response_started("resp_2").response_done("resp_2").wait(0.1)
+    story.post(TransportClosed(code=1006)).wait(1).connect()
+    assert story.state == "Listening"
+    second_update = max(i for i, e in enumerate(story.sent) if e["type"] == "session.update")
+    replayed = [e["item"]["type"] for e in story.sent[second_update + 1:]]
+    assert replayed == ["function_call", "function_call_output"]
