@@ -81,6 +81,15 @@ class ConversationContext:
         self._check_promises(event)
         self.recorder.client(self.clock.now(), event)
         self.transport.send(event)
+        if event.get("type") == "response.create":
+            self.facts.awaiting_response = True
+            self.watch_the_server()
+
+    def watch_the_server(self) -> None:
+        """While a response is due, check now and then that the server still speaks."""
+        if "server_watchdog" not in self._timers:
+            self.set_timer("server_watchdog", self.controller.server_silence_timeout,
+                           daemon=True)
 
     def _check_promises(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type")

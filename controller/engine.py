@@ -66,6 +66,7 @@ class ConversationEngine:
     def step(self, item: InboxItem) -> None:
         """Handle one inbox item in the current state."""
         if isinstance(item, ServerEvent):
+            self.ctx.facts.last_server_event_at = self.ctx.clock.now()
             self.ctx.recorder.server(self.ctx.clock.now(),
                                      {"type": MALFORMED_EVENT, "raw": item.text}
                                      if isinstance(item, Malformed) else item.raw)

@@ -62,7 +62,7 @@ class ConversationChart(StateChart):
         | tool_call.to(responding)
         | responding.to.itself(internal=True)
     )
-    tool_requested = responding.to(tool_call)
+    tool_requested = responding.to(tool_call) | listening.to(tool_call)
     turn_settled = (
         responding.to(listening, cond="is_turn_settled")
         | tool_call.to(listening, unless="has_answerable_calls")

@@ -99,6 +99,9 @@ class ConversationFacts:
         self.tool_log: deque[PendingCall] = deque(maxlen=self.MAX_TOOL_LOG)
         self.calls_response_done = False
         self.owe_response_create = False
+        # A response.create was sent and its response.created has not come yet.
+        self.awaiting_response = False
+        self.last_server_event_at = 0.0
         self.finishing = False
         self.finish_deadline_passed = False
         self._seq = itertools.count()
@@ -123,7 +126,13 @@ class ConversationFacts:
     def response_active(self) -> bool:
         return self.active_response_id is not None
 
+    @property
+    def waiting_for_server(self) -> bool:
+        """A response is due from the server (silence now means trouble)."""
+        return self.active_response_id is not None or self.awaiting_response
+
     def response_created(self, response_id: str | None) -> None:
+        self.awaiting_response = False
         self.active_response_id = response_id or "resp_unknown"
 
     def response_done(self, response_id: str | None) -> None:
@@ -182,6 +191,7 @@ class ConversationFacts:
         """The connection died: nothing of the dead session is active any more."""
         self.active_response_id = None
         self.owe_response_create = False
+        self.awaiting_response = False
         self.session_configured = False
         self.restore_context = True
         if self.pending_calls:

@@ -117,6 +117,9 @@ class ControllerSettings:
     reconnect_ceiling: float = 10.0
     # Recycle the session this long before it expires, between turns.
     recycle_margin: float = 300.0
+    # While a response is due (active, or asked for), this long without a word from the
+    # server means the connection is dead even if the socket is open: reconnect.
+    server_silence_timeout: float = 20.0
     # Check the controller's promises after every event (always on in replay and tests).
     check_invariants: bool = False
 
@@ -130,7 +133,7 @@ SESSION_KEYS = {
 CONTROLLER_KEYS = {"duplex", "tool_timeout", "goodbye_timeout", "transcript_wait",
                    "connect_timeout", "ptt_silence_ms", "input_done_grace",
                    "reconnect_attempts", "reconnect_backoff", "reconnect_ceiling",
-                   "recycle_margin"}
+                   "recycle_margin", "server_silence_timeout"}
 TURN_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms",
              "idle_timeout_ms", "eagerness", "create_response", "interrupt_response"}
 
@@ -256,7 +259,7 @@ def settings_from_mapping(
         c["duplex"] = _choice(config["duplex"], ("full", "half"), "duplex")
     for key in ("tool_timeout", "goodbye_timeout", "transcript_wait", "connect_timeout",
                 "input_done_grace", "reconnect_backoff", "reconnect_ceiling",
-                "recycle_margin"):
+                "recycle_margin", "server_silence_timeout"):
         if key in config:
             seconds = _expect(config[key], (int, float), key, "seconds (a number)")
             if seconds <= 0:

@@ -156,6 +156,8 @@ class LiveState(StateBehaviour):
             return
         if ev.name == "transcript_wait":
             self.ctx.release_transcript(give_up_waiting=True)
+        elif ev.name == "server_watchdog":
+            self.check_the_server_speaks()
         elif ev.name == "recycle":
             # The session expires soon: recycle it at the next quiet moment (Listening).
             self.ctx.facts.recycle_due = True
@@ -165,6 +167,21 @@ class LiveState(StateBehaviour):
 
     def on_state_timer(self, name: str) -> None:
         """A timer this state set is due."""
+
+    def check_the_server_speaks(self) -> None:
+        """A response is due but the server has said nothing for a long time: the
+        connection is dead even if the socket is open. Treat it as an unexpected close."""
+        ctx, facts = self.ctx, self.ctx.facts
+        if not facts.waiting_for_server:
+            return
+        limit = ctx.controller.server_silence_timeout
+        silent = ctx.clock.now() - facts.last_server_event_at
+        if silent < limit:
+            ctx.set_timer("server_watchdog", limit - silent, daemon=True)
+            return
+        reason = f"the server sent nothing for {silent:.0f} s while a response was due"
+        ctx.transport.close(1000, "the server stopped answering")
+        self.on_transport_closed(TransportClosed(code=None, reason=reason))
 
     def recycle_if_quiet(self) -> None:
         """Recycling happens only between turns: Listening decides when."""

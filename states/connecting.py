@@ -68,6 +68,7 @@ class Connecting(LiveState):
         ctx, facts = self.ctx, self.ctx.facts
         heard = {item: ctx.speaker.played_bytes(item) for item in facts.received_bytes}
         ctx.speaker.clear()
+        ctx.cancel_timer("server_watchdog")
         for item_id, played in heard.items():
             if played < facts.received_bytes[item_id]:
                 facts.interrupted_items.add(item_id)
@@ -87,10 +88,12 @@ class Connecting(LiveState):
                 f"{ctx.controller.reconnect_attempts})", level="warning")
         ctx.set_timer("reconnect", delay)
 
-    def retry_or_fail(self, reason: str) -> None:
+    def retry_or_fail(self, reason: str, *, connected: bool = False) -> None:
+        """Another attempt, if attempts are left and the server was ever reached (a URL
+        that never answered is a mistake to report, not to retry for a minute)."""
         facts = self.ctx.facts
-        if (facts.sessions > 0 or facts.session_id is not None) and \
-                facts.reconnect_attempt < self.ctx.controller.reconnect_attempts:
+        reached = connected or facts.sessions > 0 or facts.session_id is not None
+        if reached and facts.reconnect_attempt < self.ctx.controller.reconnect_attempts:
             self.opened = False
             self.ctx.cancel_timer("connect_timeout")
             self.schedule_attempt()
@@ -151,7 +154,7 @@ class Connecting(LiveState):
         if self.is_fatal_close(ev):
             super().on_transport_closed(ev)
             return
-        self.retry_or_fail(close_reason(ev))
+        self.retry_or_fail(close_reason(ev), connected=True)
 
     def on_transport_failed(self, ev: TransportFailed) -> None:
         reason = ev.reason if ev.reason.startswith("could not connect") else \

@@ -14,10 +14,15 @@ of the last turn), with nothing playing, no response and no tool call pending.
 from __future__ import annotations
 
 from controller.context import ConversationContext
-from controller.events import ResponseCreated, SpeechStarted
+from controller.events import OutputItemDone, ResponseCreated, SpeechStarted
 from controller.inbox import InputExhausted, LocalSpeechStarted, LocalTurnEnded
 from states.base import Handler, LiveState
-from states.responding import barge_in, live_response_handlers, note_response_created
+from states.responding import (
+    barge_in,
+    live_response_handlers,
+    note_message_done,
+    note_response_created,
+)
 
 MIN_COMMIT_MS = 100
 
@@ -47,15 +52,24 @@ class Listening(LiveState):
     name = "listening"
 
     def handler_table(self) -> dict[type, Handler]:
+        from states.tool_call import take_call
+
         ctx = self.ctx
 
         def on_response_created(ev: ResponseCreated) -> None:
             note_response_created(ctx, ev)
             ctx.fire("response_started")
 
+        def on_output_item_done(ev: OutputItemDone) -> None:
+            # A call whose response.created was lost still has to be run and answered.
+            note_message_done(ctx, ev)
+            if take_call(ctx, ev):
+                ctx.fire("tool_requested")
+
         return {
             **super().handler_table(),
             **live_response_handlers(ctx),
+            OutputItemDone: on_output_item_done,
             ResponseCreated: on_response_created,
             SpeechStarted: self.on_user_speech,
             LocalSpeechStarted: self.on_user_speech,

@@ -88,6 +88,7 @@ def barge_in(ctx: ConversationContext) -> bool:
 
 def note_response_created(ctx: ConversationContext, ev: ResponseCreated) -> None:
     ctx.facts.response_created(ev.response.id)
+    ctx.watch_the_server()
 
 
 def note_response_done(ctx: ConversationContext, ev: ResponseDone) -> None:

@@ -54,6 +54,8 @@ def take_call(ctx: ConversationContext, ev: OutputItemDone) -> bool:
                            ev.response_id)
     if call is None:
         return False
+    if ev.response_id == facts.last_done_response_id:
+        facts.calls_response_done = True  # its response.done came first (reordered frames)
     start_call(ctx, call)
     return True
 

@@ -286,3 +286,20 @@ def test_usage_is_summed_per_turn_and_in_total() -> None:
                                                  "output_tokens": tokens - 10}})
     usage = story.replay.ctx.facts.usage
     assert (usage.responses, usage.total_tokens, usage.last_turn["total_tokens"]) == (2, 42, 12)
+
+
+def test_a_call_whose_response_created_was_lost_is_still_taken() -> None:
+    story = Story(tools=[{"name": "t", "result": 1}]).connect()
+    story.function_call("call_1", "t", "{}")
+    assert story.state == "ToolCall"
+    story.response_done().wait(0)
+    assert story.sent_of("response.create")
+
+
+def test_a_call_that_arrives_after_its_response_done_is_answered() -> None:
+    story = Story(tools=[{"name": "t", "result": 1}]).connect().response_started()
+    story.response_done()
+    story.function_call("call_1", "t", "{}").wait(0)
+    assert [e["item"]["call_id"] for e in story.sent_of("conversation.item.create")] == [
+        "call_1"]
+    assert story.sent_of("response.create")

@@ -108,10 +108,10 @@ def test_the_session_is_recycled_before_it_expires_between_turns() -> None:
     epoch = story.replay.clock.epoch()
     story.server("session.created", session={"id": "sess_1", "expires_at": int(epoch) + 400})
     story.server("session.updated", session={})
-    story.response_started().audio(5000)
-    story.wait(100.5)
+    story.wait(98).response_started().audio(5000).response_done()
+    story.wait(2.5)  # 100.5 s: the recycle is due, but the answer is still playing
     assert story.state == "Responding", "never mid-response"
-    story.response_done().wait(5)
+    story.wait(3)
     assert story.states[-2:] == ["Listening", "Connecting"]
     assert story.replay.transport.close_code == 1000
     story.wait(0.1).connect()
@@ -156,3 +156,23 @@ def test_answered_tool_calls_are_replayed_with_their_outputs() -> None:
     second_update = max(i for i, e in enumerate(story.sent) if e["type"] == "session.update")
     replayed = [e["item"]["type"] for e in story.sent[second_update + 1:]]
     assert replayed == ["function_call", "function_call_output"]
+
+
+def test_a_server_that_goes_silent_mid_response_is_given_up_on() -> None:
+    story = Story(config={"server_silence_timeout": 5}).connect().response_started().audio(200)
+    story.wait(4.5)
+    assert story.state == "Responding"
+    story.wait(1.0)
+    assert story.state == "Connecting", "the response never finished: reconnect"
+
+
+def test_silence_while_listening_is_normal() -> None:
+    story = Story(config={"server_silence_timeout": 5}).connect().wait(30)
+    assert story.state == "Listening"
+
+
+def test_a_connection_that_opened_and_dropped_before_its_session_is_retried() -> None:
+    story = Story().post(TransportClosed(code=None, reason="reset"))
+    assert story.state == "Connecting"
+    story.wait(1).connect()
+    assert story.state == "Listening"
