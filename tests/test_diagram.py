@@ -56,3 +56,9 @@ def test_svg_without_graphviz_says_how_to_install_it(monkeypatch: pytest.MonkeyP
 def test_png_needs_a_file() -> None:
     result = CliRunner().invoke(main, ["diagram", "--format", "png"])
     assert result.exit_code == 2
+
+
+def test_the_readme_shows_the_diagram_the_machine_has() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert shown == CliRunner().invoke(main, ["diagram"]).output
