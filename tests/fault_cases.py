@@ -32,6 +32,8 @@ WEATHER_THEN_GOODBYE: Mic = ("weather_paris.wav", 2.5, "goodbye.wav")
 STORY_THEN_GOODBYE: Mic = ("tell_me_a_story.wav", 1.0, "goodbye.wav")
 STORY_INTO_GOODBYE: Mic = ("tell_me_a_story.wav", "goodbye.wav")
 JUST_GOODBYE: Mic = ("goodbye.wav",)
+# The weather question and nothing after it: nothing else can end a stuck tool round.
+WEATHER_ONLY: Mic = ("weather_paris.wav", 1.0)
 
 SESSION_EXPIRED: Mapping[str, Any] = {
     "type": "error", "event_id": "event_fault_expired",

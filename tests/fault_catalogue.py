@@ -20,6 +20,7 @@ from fault_cases import (
     SESSION_EXPIRED,
     STORY_INTO_GOODBYE,
     STORY_THEN_GOODBYE,
+    WEATHER_ONLY,
     WEATHER_THEN_GOODBYE,
     Case,
     Mic,
@@ -92,18 +93,20 @@ def drop_between_output_and_response_create() -> list[Case]:
 def drop_during_barge_in() -> list[Case]:
     kind = "drop_during_barge_in"
     speech = "input_audio_buffer.speech_started"
-    return both_dialects(
-        Case(kind, "at_speech_started", (at(speech, 2),), mic=STORY_THEN_GOODBYE),
+    return [
+        *both_dialects(
+            Case(kind, "at_speech_started", (at(speech, 2),), mic=STORY_THEN_GOODBYE),
+            Case(kind, "at_truncate", (client_at("conversation.item.truncate"),),
+                 mic=STORY_THEN_GOODBYE),
+            Case(kind, "streaming_after_speech_started", (at(speech, 2, after=True),),
+                 mic=STORY_INTO_GOODBYE),
+        ),
         Case(kind, "after_speech_started", (at(speech, 2, after=True),),
-             mic=STORY_THEN_GOODBYE),
-        Case(kind, "at_truncate", (client_at("conversation.item.truncate"),),
              mic=STORY_THEN_GOODBYE),
         Case(kind, "after_truncated", (at("conversation.item.truncated", after=True),),
              mic=STORY_THEN_GOODBYE),
-        Case(kind, "streaming_after_speech_started", (at(speech, 2, after=True),),
-             mic=STORY_INTO_GOODBYE),
         Case(kind, "streaming_at_cancelled_done", (at("response.done"),), mic=STORY_INTO_GOODBYE),
-    )
+    ]
 
 
 def close_1001(kind: str, *, expired: bool) -> list[Case]:
@@ -114,16 +117,18 @@ def close_1001(kind: str, *, expired: bool) -> list[Case]:
         return Fault("close", on=on, nth=nth, code=1001, reason="going away", error=error,
                      after=after, direction=direction)
 
-    return both_dialects(
+    return [
+        *both_dialects(
+            Case(kind, "mid_audio", (close(DELTA, 5),)),
+            Case(kind, "while_the_tool_runs", tool=ToolPlan(fault=close(TOOL_RUN))),
+        ),
         Case(kind, "after_session_updated", (close("session.updated", after=True),),
              mic=JUST_GOODBYE),
-        Case(kind, "mid_audio", (close(DELTA, 5),)),
-        Case(kind, "while_the_tool_runs", tool=ToolPlan(fault=close(TOOL_RUN))),
         Case(kind, "during_barge_in", (close("input_audio_buffer.speech_started", 2,
                                              after=True),), mic=STORY_INTO_GOODBYE),
         Case(kind, "between_turns", (close("input_audio_buffer.append", 200,
                                            direction="client"),)),
-    )
+    ]
 
 
 def close_other_codes() -> list[Case]:
@@ -133,17 +138,17 @@ def close_other_codes() -> list[Case]:
                                           "message": "Incorrect API key provided."}}
     return [
         *both_dialects(
-            Case(kind, "1000_mid_audio", (Fault("close", on=DELTA, nth=5, code=1000),)),
-            Case(kind, "1011_mid_audio", (Fault("close", on=DELTA, nth=5, code=1011,
-                                                reason="internal error"),)),
             Case(kind, "4000_after_session_updated",
                  (Fault("close", on="session.updated", after=True, code=4000,
                         reason="beta shape disabled"),), mic=JUST_GOODBYE, reason="4000",
                  expect="error", reconnects=False),
-            Case(kind, "3000_mid_audio", (Fault("close", on=DELTA, nth=5, code=3000,
-                                                reason="invalid request"),), reason="3000",
-                 expect="error", reconnects=False),
         ),
+        Case(kind, "1000_mid_audio", (Fault("close", on=DELTA, nth=5, code=1000),)),
+        Case(kind, "1011_mid_audio", (Fault("close", on=DELTA, nth=5, code=1011,
+                                            reason="internal error"),)),
+        Case(kind, "3000_mid_audio", (Fault("close", on=DELTA, nth=5, code=3000,
+                                            reason="invalid request"),), reason="3000",
+             expect="error", reconnects=False),
         Case(kind, "3000_after_invalid_api_key",
              (Fault("close", on="session.updated", after=True, code=3000, error=api_key),),
              mic=JUST_GOODBYE, reason="invalid_api_key", expect="error", reconnects=False),
@@ -157,11 +162,8 @@ def corrupt_frame() -> list[Case]:
         return (Fault("corrupt", on=on, nth=nth, how=how),)
 
     return [
-        *both_dialects(
-            Case(kind, "audio_delta_cut", corrupt(DELTA, 5), reconnects=False),
-            Case(kind, "audio_delta_not_utf8", corrupt(DELTA, 5, "not_utf8"),
-                 reconnects=False),
-        ),
+        *both_dialects(Case(kind, "audio_delta_cut", corrupt(DELTA, 5), reconnects=False)),
+        Case(kind, "audio_delta_not_utf8", corrupt(DELTA, 5, "not_utf8"), reconnects=False),
         Case(kind, "audio_delta_as_binary", corrupt(DELTA, 5, "binary"),
              reconnects=False),
         # session.updated never understood: the connect timeout, then a new connection.
@@ -172,7 +174,8 @@ def corrupt_frame() -> list[Case]:
         Case(kind, "call_item_done", corrupt("response.output_item.done", 2),
              reconnects=False),
         Case(kind, "response_created", corrupt("response.created"), reconnects=False),
-        Case(kind, "tool_response_done", corrupt("response.done"), reconnects=False),
+        Case(kind, "tool_response_done", corrupt("response.done"), mic=WEATHER_ONLY,
+             reconnects=False),
         Case(kind, "answer_response_done", corrupt("response.done", 2),
              reconnects=False),
     ]
@@ -188,11 +191,9 @@ def delayed_frames() -> list[Case]:
         return Case(kind, variant, (fault,), mic=mic, reconnects=False)
 
     return [
-        *both_dialects(
-            delay("session.updated", 1.5, mic=JUST_GOODBYE),
-            delay("response.created", 1.0),
-            delay(DELTA, 1.0, 10),
-        ),
+        *both_dialects(delay("session.updated", 1.5, mic=JUST_GOODBYE)),
+        delay("response.created", 1.0),
+        delay(DELTA, 1.0, 10),
         delay("response.output_item.done", 1.0, 2),
         delay("response.done", 1.5),
         delay("input_audio_buffer.speech_started", 1.0, 2, mic=STORY_INTO_GOODBYE),
@@ -205,36 +206,43 @@ def delayed_frames() -> list[Case]:
 def never_answers_session_update() -> list[Case]:
     kind = "never_answers_session_update"
     swallow = client_at("session.update", action="swallow")
-    return both_dialects(
-        Case(kind, "first_connection", (swallow,), mic=JUST_GOODBYE),
+    return [
+        *both_dialects(
+            Case(kind, "first_connection", (swallow,), mic=JUST_GOODBYE),
+            Case(kind, "never", (client_at("session.update", action="swallow",
+                                           connection=None),),
+                 mic=JUST_GOODBYE, settings=(("reconnect_attempts", 2),), expect="error",
+                 reason="did not configure the session"),
+        ),
         Case(kind, "twice", (swallow, client_at("session.update", action="swallow",
                                                 connection=2)), mic=JUST_GOODBYE),
         Case(kind, "on_the_reconnect", (at(DELTA, 5), client_at(
             "session.update", action="swallow", connection=2))),
-        Case(kind, "never", (client_at("session.update", action="swallow", connection=None),),
-             mic=JUST_GOODBYE, settings=(("reconnect_attempts", 2),), expect="error",
-             reason="did not configure the session"),
-    )
+    ]
 
 
 def accepts_then_stalls() -> list[Case]:
     kind = "accepts_then_stalls"
     stall = "stall"
-    return both_dialects(
+    return [
+        *both_dialects(
+            Case(kind, "after_session_created", (at("session.created", action=stall,
+                                                    after=True),), mic=JUST_GOODBYE),
+            Case(kind, "mid_response", (at(DELTA, 5, action=stall),),
+                 expect="survive_or_error", reconnects=False),
+            Case(kind, "after_the_tool_call", (at("response.done", action=stall,
+                                                  after=True),),
+                 expect="survive_or_error", reconnects=False),
+        ),
         # Nothing ever came: the first connection fails fast, saying so.
         Case(kind, "from_the_start", (at("open", action=stall),), mic=JUST_GOODBYE,
              expect="error", reason="did not configure the session", reconnects=False),
-        Case(kind, "after_session_created", (at("session.created", action=stall,
-                                                after=True),), mic=JUST_GOODBYE),
         Case(kind, "on_the_reconnect", (at(DELTA, 5), at("open", action=stall,
                                                          connection=2))),
+        # Silence in Listening is normal: the conversation ends when the file input does.
         Case(kind, "while_listening", (at("session.updated", action=stall, after=True),),
              expect="survive_or_error", reconnects=False),
-        Case(kind, "mid_response", (at(DELTA, 5, action=stall),), expect="survive_or_error",
-             reconnects=False),
-        Case(kind, "after_the_tool_call", (at("response.done", action=stall, after=True),),
-             expect="survive_or_error", reconnects=False),
-    )
+    ]
 
 
 def reordered_frames() -> list[Case]:
@@ -248,7 +256,7 @@ def reordered_frames() -> list[Case]:
         Case(kind, "response_created_after_item_added", swap("response.created"),
              reconnects=False),
         Case(kind, "call_item_done_after_response_done", swap("response.output_item.done", 2),
-             reconnects=False),
+             mic=WEATHER_ONLY, reconnects=False),
         Case(kind, "speech_started_during_barge_in",
              swap("input_audio_buffer.speech_started", 2), mic=STORY_INTO_GOODBYE,
              reconnects=False),
@@ -273,7 +281,7 @@ def injected_frames() -> list[Case]:
         Case(kind, "nonfatal_error", inject(busy), reconnects=False),
         Case(kind, "session_expired_without_close", inject(
             '{"type":"error","error":{"type":"invalid_request_error","code":'
-            '"session_expired","message":"expired"}}', "response.done"),
+            '"session_expired","message":"expired"}}', "response.done", 1),
              reconnects=False),
     ]
 

@@ -31,9 +31,11 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import cast
 
 import pytest
+from backoff_interrupt import interrupt_during_backoff
 from fault_cases import Case
 from fault_catalogue import CASES
 from fault_runner import CaseResult, run_case, start_worker
@@ -79,6 +81,16 @@ def test_the_conversation_survives_the_fault(case: Case,
     every_call_ran_once_and_was_answered(result, story)
     assert result.controller_threads == [], f"threads outlived run()\n{story}"
     assert result.leftover_threads == [], f"threads are not back to baseline\n{story}"
+
+
+def test_ctrl_c_during_a_reconnect_backoff_exits_130_at_once(tmp_path: Path) -> None:
+    run = interrupt_during_backoff(tmp_path)  # the backoff: 2.5-5 s
+    assert run.exit_code == 130, run.stderr
+    assert run.connections == 1, f"it reconnected instead of stopping\n{run.stderr}"
+    assert "Traceback" not in run.stderr, run.stderr
+    # Generous: the target is 1 s (benchmarks/bench_shutdown.py); the shortest possible
+    # backoff is 2.5 s, so a controller that waited it out fails here.
+    assert run.seconds_to_exit < 2.5, run.stderr
 
 
 def ends_as_expected(case: Case, result: CaseResult, story: str) -> None:
