@@ -93,15 +93,14 @@ class Connection:
 
     def _send(self, event: dict[str, Any]) -> None:
         """Send a GA-named event in this connection's dialect (dropped once closed)."""
-        event_type = self.session.state.dialect.rename(event["type"])
-        if event_type is None:
+        spelled = self.session.state.dialect.spell(event)
+        if spelled is None:
             return
-        frame = {"type": event_type, "event_id": new_id("event"),
-                 **{k: v for k, v in event.items() if k != "type"}}
+        frame = {"type": spelled.pop("type"), "event_id": new_id("event"), **spelled}
         try:
             self.websocket.send(json.dumps(frame))
         except ConnectionClosed:
-            log.debug("dropped %s: connection closed", event_type)
+            log.debug("dropped %s: connection closed", frame["type"])
 
     # --- Worker -------------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ _BETA_NAMES: dict[str, str | None] = {
     "conversation.item.added": "conversation.item.created",
     "conversation.item.done": None,
 }
+# Fields GA added to an event that beta's (the SDK's beta models') event does not have.
+_BETA_LACKS = {"response.function_call_arguments.done": ("name",)}
 _BETA_CONTENT = {"output_audio": "audio", "output_text": "text"}
 
 UpdateReader = Callable[..., SessionConfig]
@@ -45,6 +47,7 @@ class Dialect:
 
     name: str
     renames: Mapping[str, str | None]
+    lacks: Mapping[str, tuple[str, ...]]
     content_names: Mapping[str, str]
     apply_update: UpdateReader
     render_session: Callable[[SessionConfig], dict[str, Any]]
@@ -52,6 +55,15 @@ class Dialect:
     def rename(self, event_type: str) -> str | None:
         """The event name in this dialect; ``None`` if this dialect does not send it."""
         return self.renames.get(event_type, event_type)
+
+    def spell(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A GA-named event as this dialect sends it; ``None`` if it does not send it."""
+        event_type = self.rename(event["type"])
+        if event_type is None:
+            return None
+        missing = self.lacks.get(event["type"], ())
+        return {"type": event_type,
+                **{k: v for k, v in event.items() if k != "type" and k not in missing}}
 
     def item_json(self, item: Item, *, with_audio: bool = False) -> dict[str, Any]:
         base: dict[str, Any] = {"id": item.id, "object": "realtime.item", "type": item.type,
@@ -71,7 +83,6 @@ class Dialect:
         result: dict[str, Any] = {"type": kind, "transcript": part.transcript}
         if with_audio:
             result["audio"] = base64.b64encode(bytes(part.audio)).decode("ascii")
-            result["format"] = "pcm16"
         return result
 
     def response_json(self, response: Response) -> dict[str, Any]:
@@ -91,7 +102,8 @@ class Dialect:
                                      "voice": voice}}}
 
 
-GA = Dialect(name="ga", renames={}, content_names={}, apply_update=apply_ga_update,
+GA = Dialect(name="ga", renames={}, lacks={}, content_names={}, apply_update=apply_ga_update,
              render_session=render_ga_session)
-BETA = Dialect(name="beta", renames=_BETA_NAMES, content_names=_BETA_CONTENT,
-               apply_update=apply_beta_update, render_session=render_beta_session)
+BETA = Dialect(name="beta", renames=_BETA_NAMES, lacks=_BETA_LACKS,
+               content_names=_BETA_CONTENT, apply_update=apply_beta_update,
+               render_session=render_beta_session)

@@ -68,7 +68,7 @@ def apply_beta_update(current: SessionConfig, raw: Any, *,
                                 lambda v, p: check_choice(v, p, AUDIO_FORMATS)),
         "input_audio_transcription": ("transcription", check_transcription),
         "input_audio_noise_reduction": ("noise_reduction", parse_noise_reduction),
-        "turn_detection": ("turn_detection", parse_turn_detection),
+        "turn_detection": ("turn_detection", _parse_beta_turn_detection),
         "max_response_output_tokens": ("max_output_tokens", check_token_limit),
     }
     for key, (attribute, parse_at) in renamed.items():
@@ -95,13 +95,18 @@ def parse_beta_modalities(value: Any, param: str) -> str:
                       "['text'] and ['audio', 'text'].", param=param)
 
 
+def _parse_beta_turn_detection(value: Any, param: str) -> Any:
+    return parse_turn_detection(value, param, idle_timeout=False)
+
+
 def beta_modalities(output_modality: str) -> list[str]:
     return ["text"] if output_modality == "text" else ["audio", "text"]
 
 
 def render_beta_session(config: SessionConfig) -> dict[str, Any]:
     """The full beta session object sent in ``session.created`` and ``session.updated``."""
-    turn = config.turn_detection.as_wire() if config.turn_detection else None
+    turn = (config.turn_detection.as_wire(with_idle_timeout=False)
+            if config.turn_detection else None)
     return {
         "id": config.id, "object": "realtime.session", "model": config.model,
         "expires_at": config.expires_at, "modalities": beta_modalities(config.output_modality),

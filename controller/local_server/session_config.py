@@ -55,17 +55,21 @@ class TurnDetectionConfig:
             return SEMANTIC_SILENCE_MS[self.eagerness]
         return self.silence_duration_ms
 
-    def as_wire(self) -> dict[str, Any]:
+    def as_wire(self, *, with_idle_timeout: bool = True) -> dict[str, Any]:
+        """The wire object; beta has no ``idle_timeout_ms`` (it came with GA)."""
         common = {"type": self.type, "create_response": self.create_response,
                   "interrupt_response": self.interrupt_response}
         if self.type == "semantic_vad":
             return {**common, "eagerness": self.eagerness}
-        return {"type": self.type, "threshold": self.threshold,
+        wire = {"type": self.type, "threshold": self.threshold,
                 "prefix_padding_ms": self.prefix_padding_ms,
                 "silence_duration_ms": self.silence_duration_ms,
                 "idle_timeout_ms": self.idle_timeout_ms,
                 "create_response": self.create_response,
                 "interrupt_response": self.interrupt_response}
+        if not with_idle_timeout:
+            del wire["idle_timeout_ms"]
+        return wire
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,8 +107,12 @@ _SERVER_VAD_KEYS = ("type", "threshold", "prefix_padding_ms", "silence_duration_
 _SEMANTIC_VAD_KEYS = ("type", "eagerness", "create_response", "interrupt_response")
 
 
-def parse_turn_detection(value: Any, param: str) -> TurnDetectionConfig | None:
-    """A whole turn-detection object (missing fields take defaults), or ``None`` for off."""
+def parse_turn_detection(value: Any, param: str, *, idle_timeout: bool = True,
+                         ) -> TurnDetectionConfig | None:
+    """A whole turn-detection object (missing fields take defaults), or ``None`` for off.
+
+    ``idle_timeout=False`` (beta) makes ``idle_timeout_ms`` an unknown parameter.
+    """
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -113,7 +121,9 @@ def parse_turn_detection(value: Any, param: str) -> TurnDetectionConfig | None:
                         ("server_vad", "semantic_vad", "none"))
     if kind == "none":
         return None
-    allowed = _SEMANTIC_VAD_KEYS if kind == "semantic_vad" else _SERVER_VAD_KEYS
+    allowed: tuple[str, ...] = _SEMANTIC_VAD_KEYS if kind == "semantic_vad" else _SERVER_VAD_KEYS
+    if not idle_timeout:
+        allowed = tuple(key for key in allowed if key != "idle_timeout_ms")
     check_object(value, param, allowed)
     fields: dict[str, Any] = {"type": kind}
     if value.get("threshold") is not None:

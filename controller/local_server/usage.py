@@ -52,13 +52,15 @@ def response_usage(state: SessionState, response: Response) -> dict[str, Any]:
         else:
             text_out += _item_tokens(item)[0]
     input_tokens, output_tokens = text_in + audio_in, text_out + audio_out
+    input_details: dict[str, Any] = {"text_tokens": text_in, "audio_tokens": audio_in,
+                                     "cached_tokens": 0}
+    if state.dialect.name == "ga":  # beta's usage has no image or cache breakdown
+        input_details.update(image_tokens=0, cached_tokens_details={
+            "text_tokens": 0, "audio_tokens": 0, "image_tokens": 0})
     return {
         "total_tokens": input_tokens + output_tokens,
         "input_tokens": input_tokens, "output_tokens": output_tokens,
-        "input_token_details": {
-            "text_tokens": text_in, "audio_tokens": audio_in, "image_tokens": 0,
-            "cached_tokens": 0,
-            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}},
+        "input_token_details": input_details,
         "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
     }
 
