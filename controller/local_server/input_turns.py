@@ -20,6 +20,7 @@ from controller.local_server.conversation import Item, user_audio_item
 from controller.local_server.responder import Responder
 from controller.local_server.session_state import SessionState
 from controller.local_server.vad import SpeechDetector, SpeechEnd, SpeechOnset
+from controller.local_server.validation import require
 from controller.local_server.wire import BYTES_PER_MS, ClientError, new_id
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class InputTurns:
     # --- Client events (called with the state lock held) --------------------------------
 
     def append(self, event: dict[str, Any]) -> None:
-        audio = event.get("audio")
+        audio = require(event, "audio", "")
         if not isinstance(audio, str):
             raise ClientError("invalid_type", "Invalid type for 'audio': expected a base64 "
                               "string.", param="audio")

@@ -26,7 +26,12 @@ from controller.local_server.session_state import Emit, Schedule, SessionState
 from controller.local_server.streamer import ResponseStreamer
 from controller.local_server.transcriber import Transcriber
 from controller.local_server.validation import check_int, check_string, require
-from controller.local_server.wire import ClientError, error_event, new_id
+from controller.local_server.wire import (
+    ClientError,
+    describe_json_type,
+    error_event,
+    new_id,
+)
 
 Handler = Callable[[dict[str, Any]], None]
 
@@ -94,16 +99,23 @@ class RealtimeSession:
                                          "your request. Expected a JSON object."))
             return
         client_event_id = event.get("event_id") if isinstance(event, dict) else None
+        # Only a string is echoed back: error.event_id is a string or null on the wire.
+        echo = client_event_id if isinstance(client_event_id, str) else None
         with self.state.lock:
             try:
+                if client_event_id is not None:
+                    check_string(client_event_id, "event_id")
                 self._dispatch(event)
             except ClientError as error:
-                self._refuse(error, client_event_id)
+                self._refuse(error, echo)
 
     def _dispatch(self, event: Any) -> None:
-        if not isinstance(event, dict) or "type" not in event:
+        if not isinstance(event, dict):
+            raise ClientError("invalid_event", "Expected a JSON object with a 'type' field, "
+                              f"but got {describe_json_type(event)} instead.")
+        if "type" not in event:
             raise ClientError("invalid_event", "The 'type' field is missing.")
-        handler = self._handlers.get(str(event["type"]))
+        handler = self._handlers.get(check_string(event["type"], "type"))
         if handler is None:
             valid = ", ".join(f"'{name}'" for name in self._handlers)
             raise ClientError("invalid_value", f"Invalid value: '{event['type']}'. Supported "
