@@ -21,6 +21,7 @@ say "$tmp/weather.wav" "What's the weather in Paris?"
 say "$tmp/goodbye.wav" "Thank you, goodbye."
 say "$tmp/story.wav" "Tell me a story."
 say "$tmp/hello.wav" "Hello there."
+say "$tmp/weather_time.wav" "What's the weather and the time in Tokyo?"
 
 # The README's first command: a question that needs the weather tool, then goodbye.
 sox -q "$tmp/lead.wav" "$tmp/weather.wav" "$tmp/gap.wav" "$tmp/goodbye.wav" "$tmp/gap.wav" \
@@ -30,4 +31,8 @@ sox -q "$tmp/lead.wav" "$tmp/weather.wav" "$tmp/lead.wav" "$tmp/lead.wav" weathe
 sox -q "$tmp/lead.wav" "$tmp/goodbye.wav" "$tmp/lead.wav" "$tmp/lead.wav" goodbye.wav
 sox -q "$tmp/lead.wav" "$tmp/story.wav" "$tmp/lead.wav" "$tmp/lead.wav" tell_me_a_story.wav
 sox -q "$tmp/lead.wav" "$tmp/hello.wav" "$tmp/lead.wav" "$tmp/lead.wav" hello.wav
-for f in weather_then_goodbye.wav weather_paris.wav goodbye.wav tell_me_a_story.wav hello.wav; do printf '%-28s %ss\n' "$f" "$(soxi -D "$f")"; done
+# Two tools in one response (the default brain calls get_weather and get_time together).
+sox -q "$tmp/lead.wav" "$tmp/weather_time.wav" "$tmp/lead.wav" "$tmp/lead.wav" \
+  weather_and_time_tokyo.wav
+for f in weather_then_goodbye.wav weather_paris.wav goodbye.wav tell_me_a_story.wav hello.wav \
+         weather_and_time_tokyo.wav; do printf '%-28s %ss\n' "$f" "$(soxi -D "$f")"; done
