@@ -8,9 +8,7 @@ set a fault off while it runs), and what must come of it:
 - ``survive``: the conversation goes on and ends Finished (and, where the fault ends the
   connection, on a new connection);
 - ``error``: it ends in Error, and the reason holds the given words (fatal close codes, a
-  first connection that cannot be set up);
-- ``survive_or_error``: either, but an Error must say why in words of its own (a server
-  that stalls: convctl may come back or give up, never hang).
+  first connection that never gets a session, a server that never configures one).
 
 Microphones are lists of bundled WAVs of ``scenarios/audio`` and seconds of silence. The
 catalogue itself is ``fault_catalogue.py``. Pure data: nothing here runs.
@@ -58,7 +56,7 @@ class Case:
     dialect: Literal["ga", "beta"] = "ga"
     mic: Mic = WEATHER_THEN_GOODBYE
     tool: ToolPlan = ToolPlan()
-    expect: Literal["survive", "error", "survive_or_error"] = "survive"
+    expect: Literal["survive", "error"] = "survive"
     reason: str = ""  # words an Error's reason must hold
     reconnects: bool = True  # the fault must make the controller open a new connection
     settings: tuple[tuple[str, Any], ...] = ()

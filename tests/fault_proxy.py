@@ -199,6 +199,7 @@ class _Link:
             to.send(frame)
 
     def fault_for(self, direction: Direction, type_: str) -> Fault | None:
+        """Count the frame; the fault it sets off, if any (each fault fires once)."""
         with self.lock:
             self.seen[(direction, type_)] += 1
             count = self.seen[(direction, type_)]
@@ -254,6 +255,9 @@ class _Link:
         except TimeoutError:
             self.note("reorder: no frame followed; sent the held one alone")
         else:
+            # Counted, so later faults find their nth frame; it sets off nothing itself.
+            with self.lock:
+                self.seen[(direction, frame_type(following)[0])] += 1
             self.send(to, following, direction, "forwarded")
         self.send(to, held, direction, "forwarded")
 
@@ -391,16 +395,17 @@ class FaultProxy:
             self._links.append(link)
         headers = {k: v for k, v in (request.headers.raw_items() if request else ())
                    if k.lower() in FORWARDED_HEADERS}
-        try:
-            link.upstream = connect(self.upstream_url, additional_headers=headers,
-                                    compression=None, max_size=None, ping_interval=None,
-                                    close_timeout=1, open_timeout=5)
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            link.note(f"upstream refused: {exc}")
-            link.end("upstream refused")
-            downstream.close(1011, "fault proxy: upstream unavailable")
-            return
-        self._run(link)
+        with contextlib.ExitStack() as upstream:
+            try:
+                link.upstream = upstream.enter_context(connect(
+                    self.upstream_url, additional_headers=headers, compression=None,
+                    max_size=None, ping_interval=None, close_timeout=1, open_timeout=5))
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                link.note(f"upstream refused: {exc}")
+                link.end("upstream refused")
+                downstream.close(1011, "fault proxy: upstream unavailable")
+                return
+            self._run(link)
 
     def _run(self, link: _Link) -> None:
         opened = link.fault_for("server", "open")

@@ -94,8 +94,7 @@ def test_ctrl_c_during_a_reconnect_backoff_exits_130_at_once(tmp_path: Path) -> 
 
 
 def ends_as_expected(case: Case, result: CaseResult, story: str) -> None:
-    if case.expect == "error" or (case.expect == "survive_or_error"
-                                  and result.state == "Error"):
+    if case.expect == "error":
         assert result.state == "Error", story
         reason = result.reason or ""
         assert case.reason in reason, story
