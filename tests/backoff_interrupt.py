@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from fault_proxy import Fault, FaultProxy
+from fault_plan import Fault
+from fault_proxy import FaultProxy
 from live_helpers import clean_env, convctl_command
 
 from controller.local_server import LocalServer

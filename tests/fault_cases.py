@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from fault_proxy import Fault
+from fault_plan import Fault
 
 Mic = tuple[str | float, ...]
 

@@ -29,7 +29,7 @@ from fault_cases import (
     both_dialects,
     client_at,
 )
-from fault_proxy import Corruption, Direction, Fault
+from fault_plan import Corruption, Direction, Fault
 
 DELTA = "response.output_audio.delta"
 TOOL_RUN = "tool run"

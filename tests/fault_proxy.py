@@ -17,13 +17,13 @@ frames are forwarded both ways, in order, until one of the plan's faults fires:
   open (a server that accepted and then hangs);
 - ``inject``: an extra frame is sent before the triggering one.
 
-A fault fires at the ``nth`` frame of type ``on`` going in ``direction`` ("server": to the
-controller, "client": to the server) on connection number ``connection`` (1 is the
-first; None is every connection), once per connection. ``on="open"`` fires as soon as
-the connection is open. ``after=True`` lets the triggering frame through first. Later
-connections (the controller's reconnects) pass through clean unless the plan names them.
-``fault_now(fault)`` drops or closes the latest connection from any thread (a test lining a
-drop up with a running tool).
+A fault (``fault_plan.Fault``) fires at the ``nth`` frame of type ``on`` going in
+``direction`` ("server": to the controller, "client": to the server) on connection number
+``connection`` (1 is the first; None is every connection), once per connection.
+``on="open"`` fires as soon as the connection is open. ``after=True`` lets the triggering
+frame through first. Later connections (the controller's reconnects) pass through clean
+unless the plan names them. ``fault_now(fault)`` drops or closes the latest connection
+from any thread (a test lining a drop up with a running tool).
 
 The proxy logs every frame each way per connection (audio payloads replaced by their
 length) and every fault it injected, for assertions. It never interprets the
@@ -40,103 +40,24 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
+from fault_plan import ConnectionLog, Direction, Fault, Frame, LoggedFrame, corrupted, frame_type
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 from websockets.sync.connection import Connection
 from websockets.sync.server import Server, ServerConnection, serve
 
-Action = Literal["drop", "close", "delay", "reorder", "corrupt", "swallow", "stall", "inject"]
-Direction = Literal["server", "client"]
-Corruption = Literal["cut", "not_utf8", "binary"]
-Frame = str | bytes
-
 # How long a held frame waits for the frame it is to be swapped with.
 REORDER_WAIT_S = 2.0
-# Fields that carry base64 audio: logged as their length only.
-AUDIO_FIELDS = ("audio", "delta")
 FORWARDED_HEADERS = ("authorization", "api-key", "openai-beta")
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One fault of the plan (see the module docstring)."""
-
-    action: Action
-    on: str = "open"
-    nth: int = 1
-    direction: Direction = "server"
-    connection: int | None = 1
-    after: bool = False
-    seconds: float = 0.0
-    code: int = 1001
-    reason: str = ""
-    error: Mapping[str, Any] | None = None
-    how: Corruption = "cut"
-    frame: str = ""
-
-    def describe(self) -> str:
-        what = {"close": f"close {self.code}" + (" after an error" if self.error else ""),
-                "delay": f"delay {self.seconds:g} s", "corrupt": f"corrupt ({self.how})"}
-        return (f"{what.get(self.action, self.action)} at {self.direction} {self.on} "
-                f"#{self.nth}" + (" (after it)" if self.after else ""))
-
-
-@dataclass(frozen=True)
-class LoggedFrame:
-    t: float  # seconds since the proxy started
-    direction: Direction
-    type: str
-    event: Mapping[str, Any] | None  # None for a frame that is not a JSON object
-    fate: str = "forwarded"  # or swallowed, corrupted, stalled, injected
-
-
-@dataclass
-class ConnectionLog:
-    """What passed through one connection, and what was done to it."""
-
-    number: int
-    path: str
-    frames: list[LoggedFrame] = field(default_factory=list)
-    injected: list[str] = field(default_factory=list)
-    ended: str = ""
-
-    def events(self, direction: Direction, type_: str | None = None,
-               fate: str = "forwarded") -> list[Mapping[str, Any]]:
-        return [f.event for f in self.frames
-                if f.direction == direction and f.fate == fate and f.event is not None
-                and (type_ is None or f.type == type_)]
-
-
-def frame_type(frame: Frame) -> tuple[str, dict[str, Any] | None]:
-    """The event type of a frame and the event with its audio shortened (for the log)."""
-    try:
-        event = json.loads(frame)
-    except ValueError:
-        return "<not json>", None
-    if not isinstance(event, dict):
-        return "<not an object>", None
-    short = {k: (len(v) if k in AUDIO_FIELDS and isinstance(v, str) and len(v) > 64 else v)
-             for k, v in event.items()}
-    return str(event.get("type", "<no type>")), short
 
 
 def _shut(ws: Connection) -> None:
     """Shut a socket down under its websocket: the peer sees the connection break."""
     with contextlib.suppress(OSError):
         ws.socket.shutdown(socket.SHUT_RDWR)
-
-
-def corrupted(frame: Frame, how: str) -> Frame:
-    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-    if how == "not_utf8":
-        return b"\xff\xfe{" + text[:40].encode("utf-8")  # sent as a binary frame
-    if how == "binary":
-        return text.encode("utf-8")
-    return text[: max(1, len(text) // 2)]
 
 
 class _Link:

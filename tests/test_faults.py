@@ -20,8 +20,9 @@ stalls. For every one:
 
 The cases run in worker processes, several at once (each conversation takes seconds of
 real time), so each one's thread baseline is its own; the selected cases run once, when
-the first of them needs its result. Ctrl-C during a reconnect backoff is checked against
-``convctl run`` in a subprocess.
+the first of them needs its result (``CONVCTL_FAULT_WORKERS``, default 8, sets how many
+at once; the file takes about 3 minutes on two cores). Ctrl-C during a reconnect backoff
+is checked against ``convctl run`` in a subprocess.
 """
 
 from __future__ import annotations
