@@ -21,6 +21,7 @@ def test_serve_prints_its_url_serves_it_and_stops_on_ctrl_c():
     process = subprocess.Popen(
         [*SERVE, "--port", "0", "--max-session-seconds", "600"], stdout=subprocess.PIPE,
         text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert process.stdout is not None
     try:
         banner = [process.stdout.readline() for _ in range(3)]
         url = banner[0].split(" on ")[1].strip()

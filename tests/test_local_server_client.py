@@ -151,14 +151,15 @@ def server():
 
 def test_an_unknown_path_is_refused_with_404_before_the_upgrade(server):
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        websocket.create_connection(f"ws://127.0.0.1:{server.port}/v2/chat", timeout=5)
+        websocket.create_connection(f"ws://127.0.0.1:{server.port}/v2/chat",
+                                    timeout=EVENT_TIMEOUT)
     assert refused.value.status_code == 404
 
 
 def test_the_beta_path_needs_an_api_version(server):
     url = f"ws://127.0.0.1:{server.port}/openai/realtime?deployment=gpt-realtime"
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        websocket.create_connection(url, timeout=5)
+        websocket.create_connection(url, timeout=EVENT_TIMEOUT)
     assert refused.value.status_code == 400
 
 

@@ -1,8 +1,10 @@
 """Whole spoken conversations against the local server: a tool round then goodbye from the
-README's WAV, and barge-in while the assistant is talking."""
+README's WAV, barge-in while the assistant is talking (cancel, truncate to what was heard,
+the new turn answered), and one question that needs two tools at once."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -17,6 +19,9 @@ from test_local_server_client import (
 
 from controller.local_server import LocalServer
 
+TIME_TOOL = {"type": "function", "name": "get_time", "description": "Local time in a city.",
+             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                            "required": ["city"]}}
 # In weather_then_goodbye.wav the question ends at 1.78 s and the goodbye starts at 4.08 s.
 FIRST_TURN_BYTES = 48 * 3500
 
@@ -142,4 +147,69 @@ def test_silence_after_a_reply_triggers_the_idle_timeout_and_a_prompt(server):
     assert triggered["audio_end_ms"] >= reply_audio_ms + 1500
     prompt = next_response(client)
     assert prompt["output"][0]["content"][0]["transcript"].startswith("Are you still there?")
+    client.close()
+
+
+def test_barge_in_end_to_end_truncates_what_was_not_heard(server):
+    client = voice_session(server)
+    client.say("tell me a story")
+    client.send({"type": "response.create"})
+    story_id = client.expect("response.created")["response"]["id"]
+    # The client has received 1.2 s of the story and played 0.6 s when the user speaks.
+    played_ms = 600
+    received = bytearray()
+    while len(received) < 48 * 1200:
+        delta = client.expect("response.output_audio.delta")
+        received.extend(base64.b64decode(delta["delta"]))
+    item_id = delta["item_id"]
+    client.append_audio(wav_pcm("hello.wav"))
+    client.expect("input_audio_buffer.speech_started")
+    client.send({"type": "conversation.item.truncate", "item_id": item_id,
+                 "content_index": 0, "audio_end_ms": played_ms})
+    events = client.until("conversation.item.truncated")
+    assert events[-1]["audio_end_ms"] == played_ms
+    story = next(e for e in client.seen if e["type"] == "response.done")["response"]
+    assert (story["id"], story["status"]) == (story_id, "cancelled")
+    assert story["status_details"]["reason"] == "turn_detected"
+    streamed = "".join(e["delta"] for e in client.seen
+                       if e["type"] == "response.output_audio_transcript.delta")
+
+    client.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    kept = client.expect("conversation.item.retrieved")["item"]["content"][0]
+    # Exactly the audio that was heard is kept, and only the words spoken in it.
+    assert base64.b64decode(kept["audio"]) == bytes(received[:48 * played_ms])
+    assert kept["transcript"] and streamed.startswith(kept["transcript"])
+    assert len(kept["transcript"].split()) < len(streamed.split())
+    reply = next_response(client)
+    assert reply["output"][0]["content"][0]["transcript"] == "Hello! How can I help you?"
+    client.close()
+
+
+def test_one_spoken_question_gets_two_tool_calls_in_one_response(server):
+    client = voice_session(server)
+    client.update_session({"tools": [WEATHER_TOOL, TIME_TOOL, END_TOOL]})
+    client.append_audio(wav_pcm("weather_and_time_tokyo.wav"))
+    asking = next_response(client)
+    message, *calls = asking["output"]
+    assert message["content"][0]["transcript"] == (
+        "Let me check the weather and the clock in Tokyo.")
+    assert [(c["type"], c["name"], json.loads(c["arguments"])) for c in calls] == [
+        ("function_call", "get_weather", {"city": "Tokyo"}),
+        ("function_call", "get_time", {"city": "Tokyo"})]
+    assert len({c["call_id"] for c in calls}) == len({c["id"] for c in calls}) == 2
+    added = [e for e in client.seen if e["type"] == "response.output_item.added"]
+    assert [e["output_index"] for e in added] == [0, 1, 2]
+
+    # Both results first, then a single response.create answers them together.
+    outputs = [{"temperature_c": 21, "sky": "sunny"}, {"local_time": "09:30"}]
+    for call, output in zip(calls, outputs, strict=True):
+        client.send({"type": "conversation.item.create", "item": {
+            "type": "function_call_output", "call_id": call["call_id"],
+            "output": json.dumps(output)}})
+        client.expect("conversation.item.done")
+    client.send({"type": "response.create"})
+    answer = next_response(client)
+    assert answer["output"][0]["content"][0]["transcript"] == (
+        "In Tokyo it is 21 degrees and sunny. In Tokyo it is 09:30.")
+    assert "error" not in types_of(client.seen)
     client.close()

@@ -22,6 +22,8 @@ import pytest
 from test_local_server_client import AUDIO_DIR, RealtimeClient, silence, wav_pcm
 
 from controller.local_server import LocalServer
+from controller.local_server.brain import Brain
+from controller.local_server.transcriber import Transcriber
 from controller.local_server.tts import synthesize
 
 PREFIX_PADDING_MS = 300
@@ -182,3 +184,13 @@ def test_word_errors_counts_substitutions_deletions_and_insertions():
     assert word_errors(words("thank you goodbye"), words("thank you bye")) == 1
     assert word_errors(words("tell me a story"), words("tell a story")) == 1
     assert word_errors(words("hello there"), words("hello out there now")) == 2
+
+
+def test_what_one_turn_was_does_not_change_how_the_next_is_heard():
+    brain = Brain.load()
+    transcriber = Transcriber(brain.phrase_shapes(), brain.spec.slots)
+    hello = wav_pcm("hello.wav")
+    fresh = transcriber.transcribe(hello)
+    # Seconds of silence committed by a client once left the decoder hearing "oh you".
+    transcriber.transcribe(silence(3000))
+    assert transcriber.transcribe(hello) == fresh == "hello there"

@@ -56,6 +56,8 @@ class Transcriber:
         self._slots = {name: [normalize(v) for v in values] for name, values in slots.items()}
         self._lock = threading.Lock()
         self._decoder: Decoder | None = None
+        # The cepstral mean the decoder starts every utterance from (see transcribe).
+        self._initial_cmn = ""
         self._whole_phrase: re.Pattern[str] | None = None
 
     def warm_up(self) -> None:
@@ -68,6 +70,10 @@ class Transcriber:
         audio = _prepare(pcm)
         with self._lock:
             decoder = self._ensure_decoder()
+            # pocketsphinx carries its cepstral mean over from the last utterance, so what
+            # one session heard (even seconds of silence) changed what the next one heard:
+            # start each utterance from the same mean.
+            decoder.set_cmn(self._initial_cmn)
             open_words, open_score = self._decode(decoder, "_default", audio)
             phrase = self._grammar_phrase(decoder, audio, open_score)
         if phrase is not None:
@@ -112,6 +118,7 @@ class Transcriber:
             if grammar:
                 decoder.add_jsgf_string(_GRAMMAR_SEARCH, grammar)
                 self._whole_phrase = re.compile("|".join(phrases))
+            self._initial_cmn = decoder.get_cmn()
             self._decoder = decoder
         return self._decoder
 
