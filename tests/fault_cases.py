@@ -24,14 +24,17 @@ from fault_plan import Fault
 
 Mic = tuple[str | float, ...]
 
-# The weather question, 2.5 s of silence (the tool round), then goodbye.
-WEATHER_THEN_GOODBYE: Mic = ("weather_paris.wav", 2.5, "goodbye.wav")
+# Every microphone ends in a few seconds of silence and leaves room between turns, so a
+# local server slowed down by a busy machine still answers each turn before the next one
+# starts and before the file runs out.
+# The weather question, 4 s of silence (the tool round), then goodbye.
+WEATHER_THEN_GOODBYE: Mic = ("weather_paris.wav", 4.0, "goodbye.wav", 3.0)
 # Goodbye while the story plays, after it has streamed / while it streams.
-STORY_THEN_GOODBYE: Mic = ("tell_me_a_story.wav", 1.0, "goodbye.wav")
-STORY_INTO_GOODBYE: Mic = ("tell_me_a_story.wav", "goodbye.wav")
-JUST_GOODBYE: Mic = ("goodbye.wav",)
+STORY_THEN_GOODBYE: Mic = ("tell_me_a_story.wav", 3.0, "goodbye.wav", 3.0)
+STORY_INTO_GOODBYE: Mic = ("tell_me_a_story.wav", "goodbye.wav", 3.0)
+JUST_GOODBYE: Mic = ("goodbye.wav", 3.0)
 # The weather question and nothing after it: nothing else can end a stuck tool round.
-WEATHER_ONLY: Mic = ("weather_paris.wav", 1.0)
+WEATHER_ONLY: Mic = ("weather_paris.wav", 3.0)
 
 SESSION_EXPIRED: Mapping[str, Any] = {
     "type": "error", "event_id": "event_fault_expired",

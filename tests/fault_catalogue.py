@@ -4,12 +4,14 @@ points of a conversation where it hurts, in both dialects.
 Point numbers come from the local server's event stream for these microphones (fast
 speech, so a reply streams in ~100 ms and plays for seconds). With
 ``WEATHER_THEN_GOODBYE``: the first reply ("Let me check the weather in Paris.") is audio
-deltas 1-20, then the ``get_weather`` call (``response.output_item.done`` #2,
-``response.done`` #1); convctl answers it (client ``conversation.item.create`` #1 and
-``response.create`` #1); the spoken result is deltas 21-72; the user says goodbye about
-6 s in (client appends ~250-330), over the end of that answer; the goodbye reply calls
-``end_conversation`` (``response.output_item.done`` #5). With the story microphones the
-user says goodbye while the story plays (barge-in), after it streamed or while it streams.
+deltas 1-20, then the ``get_weather`` call (its ``response.output_item.done`` and
+``response.done``); convctl answers it (client ``conversation.item.create`` with the
+tool's output, and ``response.create`` #1); the spoken result is deltas 21-72; the user
+says goodbye about 7.5 s in (client appends ~385-455), at the end of that answer; the
+goodbye reply calls ``end_conversation``. Tool frames are singled out by what they hold
+(``has``), not by their number, so a slow transcription cannot shift them. With the
+story microphones the user says goodbye while the story plays (barge-in), after it
+streamed or while it streams.
 Pure data: ``CASES`` is read by ``test_faults.py``.
 """
 
@@ -33,6 +35,14 @@ from fault_plan import Corruption, Direction, Fault
 
 DELTA = "response.output_audio.delta"
 TOOL_RUN = "tool run"
+# Text that singles frames out: the weather call (and the response that made it), its
+# output (the counting tool's answer says "fault test"), the finish call and its output.
+WEATHER_CALL = '"get_weather"'
+WEATHER_OUTPUT = "fault test"
+FINISH_CALL = '"end_conversation"'
+FINISH_OUTPUT = "ending the conversation"
+ITEM_DONE = "response.output_item.done"
+ITEM_CREATE = "conversation.item.create"
 
 
 def drop_before_session_updated() -> list[Case]:
@@ -61,7 +71,7 @@ def drop_mid_audio() -> list[Case]:
         Case(kind, "first_reply_delta_15", (at(DELTA, 15),)),
         Case(kind, "answer_delta_40", (at(DELTA, 40),)),
         Case(kind, "user_question_append_60", (client_at("input_audio_buffer.append", 60),)),
-        Case(kind, "user_goodbye_append_330", (client_at("input_audio_buffer.append", 330),)),
+        Case(kind, "user_goodbye_append_420", (client_at("input_audio_buffer.append", 420),)),
     )
 
 
@@ -69,23 +79,24 @@ def drop_mid_tool_call() -> list[Case]:
     kind = "drop_mid_tool_call"
     return both_dialects(
         Case(kind, "arguments_streaming", (at("response.function_call_arguments.delta"),)),
-        Case(kind, "after_call_item_done", (at("response.output_item.done", 2, after=True),)),
-        Case(kind, "after_response_done", (at("response.done", after=True),)),
+        Case(kind, "after_call_item_done", (at(ITEM_DONE, after=True, has=WEATHER_CALL),)),
+        Case(kind, "after_response_done", (at("response.done", after=True, has=WEATHER_CALL),)),
         Case(kind, "while_the_tool_runs", tool=ToolPlan(fault=Fault("drop", on=TOOL_RUN))),
         Case(kind, "result_held_past_reconnect",
              tool=ToolPlan(fault=Fault("drop", on=TOOL_RUN), until_reconnected=True)),
-        Case(kind, "after_finish_call", (at("response.output_item.done", 5, after=True),)),
+        Case(kind, "after_finish_call", (at(ITEM_DONE, after=True, has=FINISH_CALL),)),
     )
 
 
 def drop_between_output_and_response_create() -> list[Case]:
     kind = "drop_between_output_and_response_create"
-    item = "conversation.item.create"
     return both_dialects(
-        Case(kind, "output_delivered", (client_at(item, after=True),)),
-        Case(kind, "output_lost", (client_at(item),)),
+        Case(kind, "output_delivered", (client_at(ITEM_CREATE, after=True,
+                                                  has=WEATHER_OUTPUT),)),
+        Case(kind, "output_lost", (client_at(ITEM_CREATE, has=WEATHER_OUTPUT),)),
         Case(kind, "response_create_lost", (client_at("response.create"),)),
-        Case(kind, "finish_output_delivered", (client_at(item, 2, after=True),)),
+        Case(kind, "finish_output_delivered", (client_at(ITEM_CREATE, after=True,
+                                                         has=FINISH_OUTPUT),)),
     )
 
 
@@ -157,8 +168,9 @@ def close_other_codes() -> list[Case]:
 def corrupt_frame() -> list[Case]:
     kind = "corrupt_frame"
 
-    def corrupt(on: str, nth: int = 1, how: Corruption = "cut") -> tuple[Fault, ...]:
-        return (Fault("corrupt", on=on, nth=nth, how=how),)
+    def corrupt(on: str, nth: int = 1, how: Corruption = "cut", has: str = ""
+                ) -> tuple[Fault, ...]:
+        return (Fault("corrupt", on=on, nth=nth, how=how, has=has),)
 
     return [
         *both_dialects(Case(kind, "audio_delta_cut", corrupt(DELTA, 5), reconnects=False)),
@@ -170,10 +182,11 @@ def corrupt_frame() -> list[Case]:
         Case(kind, "user_transcription", corrupt(
             "conversation.item.input_audio_transcription.completed"), reconnects=False),
         Case(kind, "rate_limits", corrupt("rate_limits.updated"), reconnects=False),
-        Case(kind, "call_item_done", corrupt("response.output_item.done", 2),
+        Case(kind, "call_item_done", corrupt(ITEM_DONE, has=WEATHER_CALL),
              reconnects=False),
         Case(kind, "response_created", corrupt("response.created"), reconnects=False),
-        Case(kind, "tool_response_done", corrupt("response.done"), mic=WEATHER_ONLY,
+        Case(kind, "tool_response_done", corrupt("response.done", has=WEATHER_CALL),
+             mic=WEATHER_ONLY,
              reconnects=False),
         Case(kind, "answer_response_done", corrupt("response.done", 2),
              reconnects=False),
@@ -184,8 +197,8 @@ def delayed_frames() -> list[Case]:
     kind = "delayed_frames"
 
     def delay(on: str, seconds: float, nth: int = 1, direction: Direction = "server",
-              mic: Mic = WEATHER_THEN_GOODBYE) -> Case:
-        fault = Fault("delay", on=on, nth=nth, seconds=seconds, direction=direction)
+              mic: Mic = WEATHER_THEN_GOODBYE, has: str = "") -> Case:
+        fault = Fault("delay", on=on, nth=nth, seconds=seconds, direction=direction, has=has)
         variant = f"{direction}_{on}_{nth}_by_{seconds:g}s".replace(".", "_")
         return Case(kind, variant, (fault,), mic=mic, reconnects=False)
 
@@ -193,12 +206,12 @@ def delayed_frames() -> list[Case]:
         *both_dialects(delay("session.updated", 1.5, mic=JUST_GOODBYE)),
         delay("response.created", 1.0),
         delay(DELTA, 1.0, 10),
-        delay("response.output_item.done", 1.0, 2),
-        delay("response.done", 1.5),
+        delay(ITEM_DONE, 1.0, has=WEATHER_CALL),
+        delay("response.done", 1.5, has=WEATHER_CALL),
         delay("input_audio_buffer.speech_started", 1.0, 2, mic=STORY_INTO_GOODBYE),
         delay("conversation.item.input_audio_transcription.completed", 2.0),
         delay("session.update", 1.5, direction="client", mic=JUST_GOODBYE),
-        delay("conversation.item.create", 1.0, direction="client"),
+        delay(ITEM_CREATE, 1.0, direction="client", has=WEATHER_OUTPUT),
     ]
 
 
@@ -230,8 +243,8 @@ def accepts_then_stalls() -> list[Case]:
             # A response is due and the server says nothing: after server_silence_timeout
             # (20 s) the connection counts as dead and a new one is made.
             Case(kind, "mid_response", (at(DELTA, 5, action=stall),)),
-            Case(kind, "after_the_tool_call", (at("response.done", action=stall,
-                                                  after=True),)),
+            Case(kind, "after_the_tool_call", (at("response.done", action=stall, after=True,
+                                                  has=WEATHER_CALL),)),
         ),
         # Nothing ever came: the first connection fails fast, saying so.
         Case(kind, "from_the_start", (at("open", action=stall),), mic=JUST_GOODBYE,
@@ -248,20 +261,21 @@ def accepts_then_stalls() -> list[Case]:
 def reordered_frames() -> list[Case]:
     kind = "reordered_frames"
 
-    def swap(on: str, nth: int = 1, direction: Direction = "server") -> tuple[Fault, ...]:
-        return (Fault("reorder", on=on, nth=nth, direction=direction),)
+    def swap(on: str, nth: int = 1, direction: Direction = "server", has: str = ""
+             ) -> tuple[Fault, ...]:
+        return (Fault("reorder", on=on, nth=nth, direction=direction, has=has),)
 
     return [
         Case(kind, "audio_deltas", swap(DELTA, 4), reconnects=False),
         Case(kind, "response_created_after_item_added", swap("response.created"),
              reconnects=False),
-        Case(kind, "call_item_done_after_response_done", swap("response.output_item.done", 2),
+        Case(kind, "call_item_done_after_response_done", swap(ITEM_DONE, has=WEATHER_CALL),
              mic=WEATHER_ONLY, reconnects=False),
         Case(kind, "speech_started_during_barge_in",
              swap("input_audio_buffer.speech_started", 2), mic=STORY_INTO_GOODBYE,
              reconnects=False),
-        Case(kind, "output_after_response_create", swap("conversation.item.create",
-                                                        direction="client"),
+        Case(kind, "output_after_response_create", swap(ITEM_CREATE, direction="client",
+                                                        has=WEATHER_OUTPUT),
              reconnects=False),
     ]
 

@@ -38,11 +38,19 @@ class Fault:
     error: Mapping[str, Any] | None = None
     how: Corruption = "cut"
     frame: str = ""
+    # Only frames of type ``on`` that hold this text count (e.g. '"get_weather"').
+    has: str = ""
+
+    def matches(self, direction: Direction, type_: str, frame: Frame) -> bool:
+        if direction != self.direction or type_ != self.on:
+            return False
+        return not self.has or (isinstance(frame, str) and self.has in frame)
 
     def describe(self) -> str:
         what = {"close": f"close {self.code}" + (" after an error" if self.error else ""),
                 "delay": f"delay {self.seconds:g} s", "corrupt": f"corrupt ({self.how})"}
-        return (f"{what.get(self.action, self.action)} at {self.direction} {self.on} "
+        which = f" with {self.has}" if self.has else ""
+        return (f"{what.get(self.action, self.action)} at {self.direction} {self.on}{which} "
                 f"#{self.nth}" + (" (after it)" if self.after else ""))
 
 

@@ -38,7 +38,6 @@ import json
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,8 +68,8 @@ class _Link:
         self.log = log
         self.downstream = downstream
         self.upstream: ClientConnection | None = None
-        self.faults = faults
-        self.seen: Counter[tuple[str, str]] = Counter()
+        # Each fault not fired yet, with how many of its frames went by.
+        self.armed: dict[int, tuple[Fault, int]] = {n: (f, 0) for n, f in enumerate(faults)}
         self.stalled = False
         # The proxy ended the connection itself (a fault, or stop()): nothing to pass on.
         self.by_proxy = False
@@ -119,16 +118,20 @@ class _Link:
         with contextlib.suppress(ConnectionClosed):
             to.send(frame)
 
-    def fault_for(self, direction: Direction, type_: str) -> Fault | None:
-        """Count the frame; the fault it sets off, if any (each fault fires once)."""
+    def fault_for(self, direction: Direction, type_: str, frame: Frame = "", *,
+                  fire: bool = True) -> Fault | None:
+        """Count the frame for every fault it matches; the first fault it sets off (each
+        fires once), unless ``fire`` is False."""
+        fired: Fault | None = None
         with self.lock:
-            self.seen[(direction, type_)] += 1
-            count = self.seen[(direction, type_)]
-            for fault in self.faults:
-                if fault.direction == direction and fault.on == type_ and fault.nth == count:
-                    self.faults.remove(fault)
-                    return fault
-        return None
+            for n, (fault, seen) in list(self.armed.items()):
+                if not fault.matches(direction, type_, frame):
+                    continue
+                self.armed[n] = (fault, seen + 1)
+                if fire and fired is None and seen + 1 == fault.nth:
+                    del self.armed[n]
+                    fired = fault
+        return fired
 
     def pass_on(self, frame: Frame, direction: Direction, source: Connection,
                 to: Connection) -> bool:
@@ -137,7 +140,7 @@ class _Link:
             self.proxy.record(self.log, LoggedFrame(self.proxy.now(), direction,
                                                     frame_type(frame)[0], None, "stalled"))
             return True
-        fault = self.fault_for(direction, frame_type(frame)[0])
+        fault = self.fault_for(direction, frame_type(frame)[0], frame)
         if fault is None:
             self.send(to, frame, direction, "forwarded")
             return True
@@ -177,8 +180,7 @@ class _Link:
             self.note("reorder: no frame followed; sent the held one alone")
         else:
             # Counted, so later faults find their nth frame; it sets off nothing itself.
-            with self.lock:
-                self.seen[(direction, frame_type(following)[0])] += 1
+            self.fault_for(direction, frame_type(following)[0], following, fire=False)
             self.send(to, following, direction, "forwarded")
         self.send(to, held, direction, "forwarded")
 
