@@ -29,6 +29,9 @@ Mic = tuple[str | float, ...]
 # starts and before the file runs out.
 # The weather question, 4 s of silence (the tool round), then goodbye.
 WEATHER_THEN_GOODBYE: Mic = ("weather_paris.wav", 4.0, "goodbye.wav", 3.0)
+# The same with a long tail, for faults on the goodbye's own frames: the goodbye must be
+# answered before the input runs out, however busy the machine.
+WEATHER_THEN_SLOW_GOODBYE: Mic = ("weather_paris.wav", 4.0, "goodbye.wav", 8.0)
 # Goodbye while the story plays, after it has streamed / while it streams.
 STORY_THEN_GOODBYE: Mic = ("tell_me_a_story.wav", 3.0, "goodbye.wav", 3.0)
 STORY_INTO_GOODBYE: Mic = ("tell_me_a_story.wav", "goodbye.wav", 3.0)

@@ -24,6 +24,7 @@ from fault_cases import (
     STORY_THEN_GOODBYE,
     WEATHER_ONLY,
     WEATHER_THEN_GOODBYE,
+    WEATHER_THEN_SLOW_GOODBYE,
     Case,
     Mic,
     ToolPlan,
@@ -84,7 +85,8 @@ def drop_mid_tool_call() -> list[Case]:
         Case(kind, "while_the_tool_runs", tool=ToolPlan(fault=Fault("drop", on=TOOL_RUN))),
         Case(kind, "result_held_past_reconnect",
              tool=ToolPlan(fault=Fault("drop", on=TOOL_RUN), until_reconnected=True)),
-        Case(kind, "after_finish_call", (at(ITEM_DONE, after=True, has=FINISH_CALL),)),
+        Case(kind, "after_finish_call", (at(ITEM_DONE, after=True, has=FINISH_CALL),),
+             mic=WEATHER_THEN_SLOW_GOODBYE),
     )
 
 
@@ -96,7 +98,8 @@ def drop_between_output_and_response_create() -> list[Case]:
         Case(kind, "output_lost", (client_at(ITEM_CREATE, has=WEATHER_OUTPUT),)),
         Case(kind, "response_create_lost", (client_at("response.create"),)),
         Case(kind, "finish_output_delivered", (client_at(ITEM_CREATE, after=True,
-                                                         has=FINISH_OUTPUT),)),
+                                                         has=FINISH_OUTPUT),),
+             mic=WEATHER_THEN_SLOW_GOODBYE),
     )
 
 
