@@ -17,6 +17,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 silence "$tmp/lead.wav" 0.5
 silence "$tmp/gap.wav" 2.0
+silence "$tmp/pause.wav" 9.0
 say "$tmp/weather.wav" "What's the weather in Paris?"
 say "$tmp/goodbye.wav" "Thank you, goodbye."
 say "$tmp/story.wav" "Tell me a story."
@@ -26,6 +27,11 @@ say "$tmp/weather_time.wav" "What's the weather and the time in Tokyo?"
 # The README's first command: a question that needs the weather tool, then goodbye.
 sox -q "$tmp/lead.wav" "$tmp/weather.wav" "$tmp/gap.wav" "$tmp/goodbye.wav" "$tmp/gap.wav" \
   weather_then_goodbye.wav
+# The README's demo: the same two turns with time for the whole answer in between, so the
+# goodbye does not cut into it (weather_then_goodbye.wav keeps its 2 s gap for the tests
+# that time it).
+sox -q "$tmp/lead.wav" "$tmp/weather.wav" "$tmp/pause.wav" "$tmp/goodbye.wav" "$tmp/gap.wav" \
+  demo_weather_conversation.wav
 # Single turns with a little silence around them.
 sox -q "$tmp/lead.wav" "$tmp/weather.wav" "$tmp/lead.wav" "$tmp/lead.wav" weather_paris.wav
 sox -q "$tmp/lead.wav" "$tmp/goodbye.wav" "$tmp/lead.wav" "$tmp/lead.wav" goodbye.wav
@@ -34,5 +40,5 @@ sox -q "$tmp/lead.wav" "$tmp/hello.wav" "$tmp/lead.wav" "$tmp/lead.wav" hello.wa
 # Two tools in one response (the default brain calls get_weather and get_time together).
 sox -q "$tmp/lead.wav" "$tmp/weather_time.wav" "$tmp/lead.wav" "$tmp/lead.wav" \
   weather_and_time_tokyo.wav
-for f in weather_then_goodbye.wav weather_paris.wav goodbye.wav tell_me_a_story.wav hello.wav \
+for f in weather_then_goodbye.wav demo_weather_conversation.wav weather_paris.wav goodbye.wav tell_me_a_story.wav hello.wav \
          weather_and_time_tokyo.wav; do printf '%-28s %ss\n' "$f" "$(soxi -D "$f")"; done
