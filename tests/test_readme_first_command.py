@@ -19,7 +19,7 @@ def test_the_readme_first_command_talks_about_the_weather_and_says_goodbye(
     assert setup == "bash scripts/setup.sh"
     words = shlex.split(run)
     assert words[:2] == [".venv/bin/convctl", "run"]
-    args = [str(tmp_path / "reply.wav") if w == "reply.wav" else w for w in words[2:]]
+    args = [str(tmp_path / "reply.wav") if w == "reply.wav" else w for w in words[1:]]
     result = convctl(*args, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
