@@ -119,6 +119,9 @@ class ConversationFacts:
         self.reconnect_attempt = 0
         self.restore_context = False
         self.recycle_due = False
+        # A response.create that the dead session never turned into a response: asked
+        # again once the new session is ready (it was not cut off; it never began).
+        self.ask_again_after_reconnect = False
 
     # --- Responses ----------------------------------------------------------------------
 
@@ -189,6 +192,7 @@ class ConversationFacts:
 
     def session_lost(self) -> None:
         """The connection died: nothing of the dead session is active any more."""
+        self.ask_again_after_reconnect = self.awaiting_response or self.owe_response_create
         self.active_response_id = None
         self.owe_response_create = False
         self.awaiting_response = False

@@ -127,6 +127,13 @@ class Connecting(LiveState):
         facts.reconnect_attempt = 0
         facts.recycle_due = False
         self.arm_recycle()
+        ask_again, facts.ask_again_after_reconnect = facts.ask_again_after_reconnect, False
+        if ask_again and not any(not c.answered for c in facts.pending_calls.values()):
+            # The dead session never began the response it was asked for (a tool's
+            # result waiting to be spoken): ask the new one. A response that had begun
+            # and was cut off is not asked for again. (Calls still unanswered are
+            # answered from ToolCall, which asks for the response itself.)
+            self.ctx.send(self.ctx.codec.response_create())
         self.ctx.fire("session_ready")
 
     def arm_recycle(self) -> None:

@@ -176,3 +176,20 @@ def test_a_connection_that_opened_and_dropped_before_its_session_is_retried() ->
     assert story.state == "Connecting"
     story.wait(1).connect()
     assert story.state == "Listening"
+
+
+def test_a_response_asked_for_but_never_created_is_asked_for_again() -> None:
+    story = Story(tools=[{"name": "get_weather", "result": {"sky": "sunny"}}]).connect()
+    story.response_started().function_call("call_1", "get_weather", "{}").response_done()
+    story.wait(0)
+    assert len(story.sent_of("response.create")) == 1
+    story.post(TransportClosed(code=1006)).wait(1).connect()
+    assert len(story.sent_of("response.create")) == 2, "the result still gets spoken"
+    story.response_started("resp_2")
+    assert story.state == "Responding"
+
+
+def test_a_response_cut_off_by_the_drop_is_not_asked_for_again() -> None:
+    story = Story().connect().response_started().audio(500)
+    story.post(TransportClosed(code=1006)).wait(1).connect()
+    assert not story.sent_of("response.create")
