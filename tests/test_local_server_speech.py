@@ -36,6 +36,7 @@ MERGE_GAP_MS = 400
 # What is said in each bundled WAV, turn by turn. A new WAV must be listed here.
 UTTERANCES = {
     "weather_then_goodbye.wav": ["What's the weather in Paris?", "Thank you, goodbye."],
+    "demo_weather_conversation.wav": ["What's the weather in Paris?", "Thank you, goodbye."],
     "weather_paris.wav": ["What's the weather in Paris?"],
     "goodbye.wav": ["Thank you, goodbye."],
     "tell_me_a_story.wav": ["Tell me a story."],
