@@ -28,8 +28,6 @@ from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
 from openai.types.realtime import RealtimeServerEvent as GaServerEvent
 from test_protocol_conformance import models_by_type, unknown_fields
 
-from controller.local_server import LocalServer
-
 AUDIO_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "audio"
 EVENT_TIMEOUT = 20.0
 
@@ -139,14 +137,6 @@ class RealtimeClient:
 
 def types_of(events: list[dict[str, Any]]) -> list[str]:
     return [event["type"] for event in events]
-
-
-@pytest.fixture(scope="module")
-def server():
-    local = LocalServer(speech_speedup=20.0)
-    local.start()
-    yield local
-    local.stop()
 
 
 def test_an_unknown_path_is_refused_with_404_before_the_upgrade(server):

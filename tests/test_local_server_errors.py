@@ -17,16 +17,6 @@ from typing import Any
 import pytest
 from test_local_server_client import RealtimeClient, silence
 
-from controller.local_server import LocalServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    local = LocalServer(speech_speedup=20.0)
-    local.start()
-    yield local
-    local.stop()
-
 
 @pytest.fixture
 def client(server):

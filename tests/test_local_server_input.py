@@ -10,24 +10,14 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-import pytest
 from test_local_server_client import RealtimeClient, silence, types_of, wav_pcm
 
-from controller.local_server import LocalServer
 from controller.local_server.audio_codec import from_internal
 
 SPEECH_START_MS = 500
 SPEECH_END_MS = 1780
 # VAD decisions are made on 32 ms frames; allow a few frames either way.
 TOLERANCE_MS = 130
-
-
-@pytest.fixture(scope="module")
-def server():
-    local = LocalServer(speech_speedup=20.0)
-    local.start()
-    yield local
-    local.stop()
 
 
 def connect(server, **turn_detection) -> RealtimeClient:

@@ -10,18 +10,7 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
 from test_local_server_client import END_TOOL, WEATHER_TOOL, RealtimeClient, types_of
-
-from controller.local_server import LocalServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    local = LocalServer(speech_speedup=20.0)
-    local.start()
-    yield local
-    local.stop()
 
 
 def connect(server, *, tools=(WEATHER_TOOL, END_TOOL), **session) -> RealtimeClient:

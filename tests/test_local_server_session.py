@@ -11,14 +11,6 @@ from test_local_server_client import WEATHER_TOOL, RealtimeClient
 from controller.local_server import LocalServer
 
 
-@pytest.fixture(scope="module")
-def server():
-    local = LocalServer(speech_speedup=20.0)
-    local.start()
-    yield local
-    local.stop()
-
-
 @pytest.fixture
 def client(server):
     connected = RealtimeClient(server.url)

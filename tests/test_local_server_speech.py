@@ -127,14 +127,6 @@ def timing_errors(spans: list[tuple[int, int]], turns: list[Turn]) -> list[tuple
 
 
 @pytest.fixture(scope="module")
-def server():
-    local = LocalServer(speech_speedup=20.0)
-    local.start()
-    yield local
-    local.stop()
-
-
-@pytest.fixture(scope="module")
 def bundled(server) -> dict[str, list[Turn]]:
     """Every bundled WAV, heard once by the server."""
     return {name: hear(server, wav_pcm(name), len(said)) for name, said in UTTERANCES.items()}
