@@ -2,7 +2,8 @@
 
 ``CaptureLoop`` is shared by every microphone (sound device or WAV file). It owns the
 capture thread and the open/gate/close rules of the Microphone port; a subclass only says
-how the source starts, how one 20 ms frame is captured, and how the source stops.
+how the source starts, how one block of audio is captured (a whole number of 20 ms
+frames: one for a WAV file, five for a sound device), and how the source stops.
 
 - ``open()``: the source runs and every frame goes to the sink (called from this thread;
   the sink must not block).
@@ -23,6 +24,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from controller.audio_convert import PERIOD_BYTES
 from controller.inbox import StopRequested
 from controller.ports import FrameSink, Inbox
 
@@ -33,7 +35,8 @@ CLOSE_DEADLINE_SECONDS = 2.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MicrophoneStats:
-    """Counters of one microphone; ``overflows`` means audio was lost."""
+    """Counters of one microphone, in 20 ms frames; ``overflows`` (reads that lost
+    audio) means audio was lost."""
 
     frames_delivered: int = 0
     frames_gated: int = 0
@@ -42,7 +45,8 @@ class MicrophoneStats:
 
 
 class CaptureLoop:
-    """A microphone: one thread capturing 20 ms frames and handing them to the sink."""
+    """A microphone: one thread capturing blocks of 20 ms frames and handing each block
+    to the sink."""
 
     def __init__(self, sink: FrameSink, *, name: str, inbox: Inbox | None = None) -> None:
         self._sink = sink
@@ -105,7 +109,8 @@ class CaptureLoop:
         raise NotImplementedError
 
     def _capture_frame(self, stop: threading.Event) -> bytes | None:
-        """Block until the next 20 ms frame is due and return it; None once ``stop`` is set."""
+        """Block until the next block of audio is due and return it; None once ``stop``
+        is set."""
         raise NotImplementedError
 
     def _stop_source(self) -> None:
@@ -133,10 +138,10 @@ class CaptureLoop:
     def _run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
-                frame = self._capture_frame(stop)
-                if frame is None:
+                block = self._capture_frame(stop)
+                if block is None:
                     break
-                self._deliver(frame)
+                self._deliver(block)
         except Exception as exc:  # the thread's safety net: report, never die silently
             self._fail(exc)
         finally:
@@ -145,12 +150,13 @@ class CaptureLoop:
             except Exception as exc:
                 log.warning("%s: closing the source failed: %s", self._name, exc)
 
-    def _deliver(self, frame: bytes) -> None:
+    def _deliver(self, block: bytes) -> None:
+        frames = max(1, len(block) // PERIOD_BYTES)
         if self._delivering.is_set():
-            self._frames_delivered += 1
-            self._sink(frame)
+            self._frames_delivered += frames
+            self._sink(block)
         else:
-            self._frames_gated += 1
+            self._frames_gated += frames
 
     def _fail(self, exc: Exception) -> None:
         self._error = f"{type(exc).__name__}: {exc}"

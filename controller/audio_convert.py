@@ -5,7 +5,9 @@ periods (480 samples, 960 bytes): that is what the Realtime API takes and sends.
 module owns those constants and the conversion of any PCM or float WAV file (any rate,
 any channel count, 8/16/24/32-bit integer or 32/64-bit float) into that format with numpy.
 
-It reads files and does arithmetic only: no devices, no threads, no clocks here.
+It reads files and does arithmetic only: no devices, no threads, no clocks here. numpy
+is imported by the functions that convert, so a conversation on sound devices, which only
+needs the constants, never loads it (start-up CPU counts in benchmarks/bench_live.py).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from controller.errors import AudioError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SAMPLE_RATE = 24_000
 CHANNELS = 1
@@ -96,6 +100,7 @@ def _layout_from_fmt(fmt: bytes, data: bytes, *, name: str) -> WavLayout:
 
 def _decode(layout: WavLayout, *, name: str) -> np.ndarray:
     """Samples as float64 on the int16 scale, shaped (frames, channels)."""
+    import numpy as np
     frame_bytes = layout.sample_bytes * layout.channels
     usable = len(layout.data) - len(layout.data) % frame_bytes
     raw = layout.data[:usable]
@@ -120,6 +125,7 @@ def _decode(layout: WavLayout, *, name: str) -> np.ndarray:
 
 
 def _decode_int24(raw: bytes) -> np.ndarray:
+    import numpy as np
     triples = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
     values = triples[:, 0] | (triples[:, 1] << 8) | (triples[:, 2] << 16)
     values = np.where(values >= 1 << 23, values - (1 << 24), values)
@@ -134,6 +140,7 @@ def _already_target_format(layout: WavLayout) -> bool:
 def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Band-limited linear resampling: a windowed-sinc low-pass below the lower Nyquist
     (before decimating, after interpolating) so neither aliases nor images are audible."""
+    import numpy as np
     if rate_in == rate_out or signal.size == 0:
         return signal
     n_out = max(1, round(signal.size * rate_out / rate_in))
@@ -148,6 +155,7 @@ def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 def _low_pass(signal: np.ndarray, cutoff: float) -> np.ndarray:
     """FIR low-pass with ``cutoff`` in cycles per sample (0.5 = Nyquist), zero delay."""
+    import numpy as np
     taps = np.arange(-_FILTER_HALF_TAPS, _FILTER_HALF_TAPS + 1)
     # Cut a little below the new Nyquist so the transition band stays out of the alias zone.
     kernel = 2 * cutoff * 0.92 * np.sinc(2 * cutoff * 0.92 * taps) * np.blackman(taps.size)
@@ -157,6 +165,7 @@ def _low_pass(signal: np.ndarray, cutoff: float) -> np.ndarray:
 
 def to_pcm16(samples: np.ndarray) -> bytes:
     """Float samples on the int16 scale to pcm16 LE bytes, rounded and clipped."""
+    import numpy as np
     return np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
 
 

@@ -1,18 +1,31 @@
 """The microphone and speaker ports on real sound devices (PortAudio blocking I/O).
 
-Each port owns one PortAudio stream and one thread that blocks on it, so the device's
-own clock paces everything: the microphone thread reads 20 ms frames and hands them to
-the sink; the speaker thread writes 20 ms periods (silence when idle, so the stream
-never stops) and counts what it wrote per item.
+Each port owns one PortAudio stream and one thread, and the device's own clock paces
+everything:
+- the microphone thread reads blocks of ``MIC_BLOCK_MS`` (100 ms: five 20 ms frames, the
+  capture buffer NAudio-based realtime clients use by default) and hands each block to
+  the sink, which sends it as one append. Every wake-up of a PortAudio stream costs CPU
+  in the sound server's client library: reading 100 ms at a time instead of 20 ms more
+  than halves the microphone's cost (benchmarks/bench_live.py). The price is up to 80 ms
+  more before the server hears the start or end of speech, small beside its voice
+  activity detection (a 500 ms silence ends a turn). The speaker still works in 20 ms
+  periods, so playback stops as fast as ever once ``speech_started`` arrives.
+- the speaker thread sleeps until the device has room for a 20 ms period, then takes
+  the next period from the queue and writes it (the write does not block), counting what
+  it wrote per item. While there is nothing to play it rests (no writes, no wake-ups);
+  queued audio wakes it at once, so a response's first period reaches the device within
+  about a millisecond instead of waiting behind a period of silence.
 
 Trouble is counted, never silent:
 - input overflow: PortAudio reports it on a read (PyAudio then closes the stream), so the
-  lost frame becomes 20 ms of silence, the stream is reopened, and ``overflows`` counts it;
+  lost block becomes silence, the stream is reopened, and ``overflows`` counts it;
 - output underrun: before each write the device buffer is checked; a completely empty
-  buffer while audio is playing means the device starved, and ``underruns`` counts it.
+  buffer while audio is playing means the device starved, and ``underruns`` counts it
+  (a device that ran dry because the speaker rested is not starved).
 
-``clear()`` stops handing audio to the device within one period; what the device has
-already buffered (its output latency, 40 ms on PulseAudio) still plays, and
+``clear()`` stops handing audio to the device at once: the speaker takes a period from
+the queue only when the device has room for it, so nothing cleared is still on its way.
+What the device has already buffered (up to 60 ms on PulseAudio) still plays, and
 ``played_bytes`` includes it, since it was written.
 
 No conversation logic here, and no reads or writes outside the ports' own threads.
@@ -26,10 +39,12 @@ import time
 from typing import Any
 
 from controller.audio_capture import CaptureLoop
-from controller.audio_convert import PERIOD_FRAMES, SILENT_PERIOD
+from controller.audio_convert import PERIOD_FRAMES, PERIOD_MS, SAMPLE_RATE
 from controller.audio_playback import DEFAULT_CAPACITY_MS, Period, PlaybackLoop
 from controller.audio_portaudio import DeviceInfo, PortAudio
 from controller.ports import FrameSink, Inbox
+
+MIC_BLOCK_MS = 5 * PERIOD_MS
 
 
 def _portaudio_error_code(exc: OSError) -> int | None:
@@ -38,11 +53,16 @@ def _portaudio_error_code(exc: OSError) -> int | None:
 
 
 class DeviceMicrophone(CaptureLoop):
-    """Microphone port on a PortAudio input device (default device when no index)."""
+    """Microphone port on a PortAudio input device (default device when no index),
+    delivering ``block_ms`` of audio (a whole number of 20 ms frames) per read."""
 
     def __init__(self, sink: FrameSink, *, device_index: int | None = None,
-                 inbox: Inbox | None = None) -> None:
+                 inbox: Inbox | None = None, block_ms: int = MIC_BLOCK_MS) -> None:
+        if block_ms <= 0 or block_ms % PERIOD_MS:
+            raise ValueError(f"block_ms must be a positive multiple of {PERIOD_MS}, "
+                             f"got {block_ms}")
         super().__init__(sink, name="microphone", inbox=inbox)
+        self._block_frames = PERIOD_FRAMES * block_ms // PERIOD_MS
         self._portaudio: PortAudio | None = PortAudio()
         try:
             self.device: DeviceInfo = self._portaudio.input_device(device_index)
@@ -59,18 +79,18 @@ class DeviceMicrophone(CaptureLoop):
     def _start_source(self) -> None:
         if self._portaudio is None:
             self._portaudio = PortAudio()
-        self._stream = self._portaudio.open_input(self.device)
+        self._stream = self._portaudio.open_input(self.device, self._block_frames)
 
     def _capture_frame(self, stop: threading.Event) -> bytes | None:
         try:
-            return bytes(self._stream.read(PERIOD_FRAMES, exception_on_overflow=True))
+            return bytes(self._stream.read(self._block_frames, exception_on_overflow=True))
         except OSError as exc:
             if _portaudio_error_code(exc) != self._pyaudio.paInputOverflowed:
                 raise
         self._note_overflow()
         assert self._portaudio is not None
-        self._stream = self._portaudio.open_input(self.device)
-        return SILENT_PERIOD
+        self._stream = self._portaudio.open_input(self.device, self._block_frames)
+        return bytes(2 * self._block_frames)
 
     def _stop_source(self) -> None:
         stream, self._stream = self._stream, None
@@ -89,7 +109,9 @@ class DeviceMicrophone(CaptureLoop):
 
 
 class DeviceSpeaker(PlaybackLoop):
-    """Speaker port on a PortAudio output device; starts playing silence at once."""
+    """Speaker port on a PortAudio output device; rests until there is audio to play."""
+
+    rests_when_idle = True
 
     def __init__(self, inbox: Inbox, *, device_index: int | None = None,
                  capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
@@ -103,12 +125,28 @@ class DeviceSpeaker(PlaybackLoop):
             raise
         # Free space equal to the whole buffer means the device has nothing left to play.
         self._device_buffer_frames = max(PERIOD_FRAMES, self._stream.get_write_available())
+        self._free_frames = self._device_buffer_frames
         self._start_thread()
 
+    def _wait_for_room(self) -> bool:
+        """Sleep until the device has room for a period, so the period is chosen at the
+        last moment: a ``clear`` while waiting leaves nothing of the old audio to hand
+        over. The first look is skipped when the last write left the device full (the
+        room comes back as it plays), or after a rest (it has played everything)."""
+        free = self._device_buffer_frames if self._resumed else self._free_frames
+        while not self._stop.is_set():
+            if free >= PERIOD_FRAMES:
+                self._free_frames = free
+                return True
+            time.sleep((PERIOD_FRAMES - free) / SAMPLE_RATE)  # at most one period
+            free = self._stream.get_write_available()
+        return False
+
     def _write_period(self, period: Period) -> None:
-        if self._stream.get_write_available() >= self._device_buffer_frames:
+        if self._free_frames >= self._device_buffer_frames:
             self._note_underrun(period)
         self._stream.write(period.pcm, PERIOD_FRAMES, exception_on_underflow=False)
+        self._free_frames -= PERIOD_FRAMES  # at least this much room is left
 
     def _close_output(self) -> None:
         try:
@@ -118,7 +156,7 @@ class DeviceSpeaker(PlaybackLoop):
             self._portaudio.terminate()
 
     def _let_the_device_finish(self, limit: float = 0.3) -> None:
-        """What was handed to the device is still in its buffer (~40 ms) and stopping the
+        """What was handed to the device is still in its buffer (<= 60 ms) and stopping the
         stream would drop it - the end of the goodbye. Wait (bounded) until it has played."""
         deadline = time.monotonic() + limit
         with contextlib.suppress(OSError):

@@ -8,8 +8,11 @@ bytes are counted per item by the speaker thread when it hands a period to the d
 moment ``clear`` returns.
 
 ``PlaybackLoop`` is the speaker thread around a buffer; a subclass only says how one
-period reaches its device. Nothing here blocks the caller: ``play`` and ``clear`` take a
-lock for microseconds, and the loop reports back only through the inbox.
+period reaches its device, and whether the device may rest: a sound card rests (no writes,
+no wake-ups) while there is nothing to play and wakes the moment audio is queued; a WAV
+file never rests, since silence is part of its timeline. Nothing here blocks the caller:
+``play`` and ``clear`` take a lock for microseconds, and the loop reports back only
+through the inbox.
 
 Drain rule: ``PlaybackDrained`` is posted each time the queue runs empty after audio was
 played (a gap between deltas that arrive slower than real time posts it too, so confirm
@@ -88,6 +91,7 @@ class PlaybackBuffer:
         self._inbox = inbox
         self._capacity = capacity_ms * BYTES_PER_MS
         self._lock = threading.Lock()
+        self._audio_queued = threading.Condition(self._lock)
         self._queue: deque[_Chunk] = deque()
         self._queued = 0
         self._played: dict[str, int] = {}
@@ -109,6 +113,7 @@ class PlaybackBuffer:
             if accepted:
                 self._queue.append(_Chunk(item_id, accepted))
                 self._queued += len(accepted)
+                self._audio_queued.notify_all()
             self._played.setdefault(item_id, 0)
             dropped = len(pcm) - len(accepted)
             self._counts["dropped_bytes"] += dropped
@@ -143,6 +148,20 @@ class PlaybackBuffer:
             return dict(self._counts)
 
     # --- Speaker thread side ---
+
+    def wait_for_audio(self, stop: threading.Event) -> bool:
+        """Block until audio is queued or ``stop`` is set (then call ``interrupt``).
+        True if the queue was empty when called: the device has been resting."""
+        with self._lock:
+            rested = not self._queue
+            while not self._queue and not stop.is_set():
+                self._audio_queued.wait()
+            return rested
+
+    def interrupt(self) -> None:
+        """Wake ``wait_for_audio`` so it can see its stop event."""
+        with self._lock:
+            self._audio_queued.notify_all()
 
     def take_period(self) -> Period:
         """The next 20 ms to hand to the device; its audio counts as played from now."""
@@ -186,10 +205,15 @@ class PlaybackBuffer:
 class PlaybackLoop:
     """A speaker: one thread feeding 20 ms periods from a ``PlaybackBuffer`` to a device.
 
-    Subclasses implement ``_write_period`` (blocks until the device took the period, like
-    a sound card does) and ``_close_output``, and call ``_start_thread`` once the device
-    is open.
+    Subclasses implement ``_write_period`` (returns once the device took the period, like
+    a sound card does) and ``_close_output``, may implement ``_wait_for_room`` (so the
+    period is taken from the queue as late as possible), and call ``_start_thread`` once
+    the device is open. With ``rests_when_idle`` the loop stops writing after one silent period and
+    waits for audio; the first period after a rest goes to a device that ran dry on
+    purpose, which is not an underrun.
     """
+
+    rests_when_idle = False
 
     def __init__(self, inbox: Inbox, *, name: str,
                  capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
@@ -200,6 +224,7 @@ class PlaybackLoop:
         self._thread: threading.Thread | None = None
         self._underruns = 0
         self._previous_had_audio = False
+        self._resumed = False
         self._error: str | None = None
 
     # --- Speaker port ---
@@ -230,6 +255,7 @@ class PlaybackLoop:
         if thread is None:
             return
         self._stop.set()
+        self._buffer.interrupt()
         thread.join(CLOSE_DEADLINE_SECONDS)
         if thread.is_alive():
             log.warning("%s did not stop within %.1f s", self._name, CLOSE_DEADLINE_SECONDS)
@@ -247,6 +273,11 @@ class PlaybackLoop:
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
+    def _wait_for_room(self) -> bool:
+        """Wait until the device can take a period without blocking; False once stopped.
+        The next period is taken only then, so a ``clear`` in the meantime still counts."""
+        return True
+
     def _write_period(self, period: Period) -> None:
         raise NotImplementedError
 
@@ -255,8 +286,9 @@ class PlaybackLoop:
 
     def _note_underrun(self, period: Period) -> bool:
         """The device ran dry before this period arrived. Counted (True) only while audio
-        plays (this period or the one before had some): starving on silence is harmless."""
-        if not (period.has_audio or self._previous_had_audio):
+        plays (this period or the one before had some): starving on silence is harmless,
+        and so is the first period after a rest."""
+        if self._resumed or not (period.has_audio or self._previous_had_audio):
             return False
         self._underruns += 1
         if self._underruns & (self._underruns - 1) == 0:
@@ -269,9 +301,16 @@ class PlaybackLoop:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                if self.rests_when_idle and not self._previous_had_audio:
+                    self._resumed = self._buffer.wait_for_audio(self._stop)
+                    if self._stop.is_set():
+                        break
+                if not self._wait_for_room():
+                    break
                 period = self._buffer.take_period()
                 self._write_period(period)
                 self._previous_had_audio = period.has_audio
+                self._resumed = False
                 self._buffer.finish_period(period)
         except Exception as exc:  # the thread's safety net: report, never die silently
             self._fail(exc)

@@ -6,7 +6,8 @@ to install it. ALSA and JACK print pages of harmless probing noise on stderr whi
 PortAudio starts; their error handlers are replaced by silent ones first.
 
 Device indices are PortAudio's (what ``convctl devices`` prints). Every stream is
-24 kHz mono int16 with 20 ms buffers; input and output are always separate streams
+24 kHz mono int16; output streams have 20 ms buffers, input streams the microphone's
+block size; input and output are always separate streams
 (one full-duplex stream was measured to lose output samples without any error flag).
 
 This module opens and describes devices; it never reads or writes audio.
@@ -114,11 +115,11 @@ class PortAudio:
     def output_device(self, index: int | None) -> DeviceInfo:
         return self._choose(index, "output")
 
-    def open_input(self, device: DeviceInfo) -> Any:
-        return self._open(device, "input")
+    def open_input(self, device: DeviceInfo, frames_per_buffer: int = PERIOD_FRAMES) -> Any:
+        return self._open(device, "input", frames_per_buffer)
 
     def open_output(self, device: DeviceInfo) -> Any:
-        return self._open(device, "output")
+        return self._open(device, "output", PERIOD_FRAMES)
 
     # --- Choosing ---
 
@@ -173,11 +174,11 @@ class PortAudio:
 
     # --- Opening ---
 
-    def _open(self, device: DeviceInfo, direction: str) -> Any:
+    def _open(self, device: DeviceInfo, direction: str, frames_per_buffer: int) -> Any:
         try:
             return self._pa.open(rate=SAMPLE_RATE, channels=CHANNELS,
                                  format=self.pyaudio.paInt16,
-                                 frames_per_buffer=PERIOD_FRAMES,
+                                 frames_per_buffer=frames_per_buffer,
                                  **{direction: True, f"{direction}_device_index": device.index})
         except (OSError, ValueError) as exc:
             raise AudioError(f"cannot open {direction} device {device.index} "

@@ -7,6 +7,7 @@ Exit codes (CONTRACT §1): 0 success, 1 failure (Error reached, a scenario faile
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ from typing import Any
 import click
 
 from controller.errors import ConvctlError, ScenarioError
+
+# convctl never multiplies matrices. OpenBLAS would start one thread per core when numpy
+# loads (WAV conversion, replay, the offline server) and spend ~0.1 s of CPU doing it;
+# set before any command imports numpy. An explicit setting in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 class _LazyGroup(click.Group):

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import yaml
 
 from controller.config_checks import check_input_wav, check_output_path, check_tools
 from controller.endpoint import (
@@ -34,6 +32,9 @@ from controller.endpoint import (
 )
 from controller.errors import ConfigError
 from controller.settings import ControllerSettings, SessionSettings, settings_from_mapping
+
+if TYPE_CHECKING:
+    import yaml
 
 # Flags that are session/controller settings; settings_from_mapping reads and checks them.
 SETTINGS_OPTIONS = frozenset({"instructions", "voice", "turn_detection", "duplex"})
@@ -131,6 +132,8 @@ def read_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"--config: {path} is not UTF-8 text; give a YAML file") from None
     except OSError as exc:
         raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    import yaml  # only when there is a config file: start-up counts (bench_live.py)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -130,8 +130,7 @@ class Conversation:
                                         name="convctl-controller", daemon=True)
         self._thread.start()
         try:
-            while not self._done.wait(0.2):
-                pass
+            self._done.wait()  # Ctrl-C and SIGTERM still get through: the wait is interruptible
         except KeyboardInterrupt:
             self.close(interrupted=True)
         self._thread.join(STOP_DEADLINE_S)

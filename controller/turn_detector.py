@@ -7,8 +7,6 @@ user start (speech above a level for a few frames) and end (silence for
 
 from __future__ import annotations
 
-import numpy as np
-
 from controller.inbox import LocalSpeechStarted, LocalTurnEnded
 
 SPEECH_RMS = 400.0  # about -38 dBFS: well above a quiet room, well below speech
@@ -26,6 +24,7 @@ class LocalTurnDetector:
         self._quiet_ms = 0
 
     def feed(self, pcm: bytes) -> list[LocalSpeechStarted | LocalTurnEnded]:
+        import numpy as np  # here, not at the top: most conversations never load it
         samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
         if samples.size == 0:
             return []

@@ -11,6 +11,7 @@ import os
 import queue
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,6 +20,7 @@ from audio_helpers import FrameCollector, RecordingInbox, noise, samples_of
 from pulse_devices import SpeakerRecording, VirtualAudio, virtual_audio  # noqa: F401
 
 from controller.audio import DeviceMicrophone, DeviceSpeaker, describe_devices, list_devices
+from controller.audio_devices import MIC_BLOCK_MS
 from controller.errors import AudioError
 from controller.inbox import PlaybackDrained
 
@@ -103,7 +105,7 @@ def test_a_gated_microphone_keeps_its_device_running_but_delivers_nothing(
         assert mic.is_running()
 
         mic.open()
-        assert len(frames.take(1)[0]) == 960
+        assert len(frames.take(1)[0]) == 2 * 24 * MIC_BLOCK_MS
     finally:
         mic.close()
     assert mic.stats().frames_gated > 0
@@ -127,6 +129,28 @@ def test_the_speaker_plays_items_bit_exact_counts_them_and_posts_drained(
     start = first_sound(captured)
     assert np.array_equal(captured[start: start + len(reply)], reply)
     assert not captured[start + len(reply):].any()
+
+
+def test_between_replies_the_speaker_rests_and_the_next_reply_plays_bit_exact(
+        speaker: DeviceSpeaker, recording: SpeakerRecording, inbox: RecordingInbox) -> None:
+    first, second = noise(4800, seed=3), noise(7200, seed=4)
+    speaker.play("item_1", first.tobytes())
+    assert inbox.next() == PlaybackDrained()
+    time.sleep(0.1)
+    assert speaker.stats().silent_periods == 1  # one silent period after the reply...
+    time.sleep(0.3)
+    assert speaker.stats().silent_periods == 1  # ...then nothing is written while idle
+
+    speaker.play("item_2", second.tobytes())
+    assert inbox.next() == PlaybackDrained()
+    recording.wait_until(lambda s: np.count_nonzero(s) >= len(first) + len(second) - 20)
+    captured = recording.samples()
+    sound = np.flatnonzero(captured)
+    gap = np.flatnonzero(np.diff(sound) > 1)[0]  # the rest between the replies
+    start_two = sound[gap + 1]
+    assert np.array_equal(captured[sound[0]: sound[0] + len(first)], first)
+    assert np.array_equal(captured[start_two: start_two + len(second)], second)
+    assert speaker.stats().underruns == 0
 
 
 def test_clear_silences_the_speaker_and_freezes_played_bytes(

@@ -1,9 +1,12 @@
-"""The speaker timeline, period by period, as the speaker thread sees it (no threads)."""
+"""The speaker timeline, period by period, as the speaker thread sees it (no threads but
+the resting speaker's waiter)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from audio_helpers import RecordingInbox
+from audio_helpers import WAIT, RecordingInbox
 
 from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
 from controller.audio_playback import PlaybackBuffer
@@ -136,3 +139,31 @@ def test_a_full_queue_drops_the_excess_and_counts_it(caplog: pytest.LogCaptureFi
 def test_half_samples_are_refused() -> None:
     with pytest.raises(ValueError, match="whole samples"):
         PlaybackBuffer(RecordingInbox()).add("a", b"\x01\x02\x03")
+
+
+def test_a_resting_speaker_waits_for_audio_and_learns_it_rested() -> None:
+    buffer = PlaybackBuffer(RecordingInbox())
+    buffer.add("a", audio(20))
+    assert buffer.wait_for_audio(threading.Event()) is False  # audio was waiting: no rest
+    play_periods(buffer, 1)
+
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(buffer.wait_for_audio(
+        threading.Event())))
+    waiter.start()
+    waiter.join(0.1)
+    assert waiter.is_alive()  # nothing queued: the speaker thread sleeps
+    buffer.add("b", audio(20))
+    waiter.join(WAIT)
+    assert woke == [True]
+
+
+def test_a_resting_speaker_is_woken_to_stop() -> None:
+    buffer = PlaybackBuffer(RecordingInbox())
+    stop = threading.Event()
+    waiter = threading.Thread(target=buffer.wait_for_audio, args=(stop,))
+    waiter.start()
+    stop.set()
+    buffer.interrupt()
+    waiter.join(WAIT)
+    assert not waiter.is_alive()

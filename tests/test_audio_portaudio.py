@@ -21,28 +21,32 @@ from controller.audio import (
     describe_devices,
     list_devices,
 )
-from controller.audio_convert import PERIOD_BYTES, SILENT_PERIOD
+from controller.audio_convert import PERIOD_BYTES
+from controller.audio_devices import MIC_BLOCK_MS
 from controller.errors import AudioError
 from controller.inbox import StopRequested
 
 INPUT_OVERFLOWED = -9981
 DEVICE_BUFFER_FRAMES = 1440
+BLOCK_FRAMES = 24 * MIC_BLOCK_MS
+SILENT_BLOCK = bytes(2 * BLOCK_FRAMES)
 
 
 class FakeInputStream:
     """Reads come from the system's scripted queue (bytes, or an OSError to raise);
-    with nothing scripted the device hands out silence every 20 ms, as a quiet room."""
+    with nothing scripted the device hands out a silent block every 20 ms, as a quiet
+    room would (only faster)."""
 
     def __init__(self, system: FakeSystem) -> None:
         self.system = system
         self.closed = False
 
     def read(self, frames: int, exception_on_overflow: bool = True) -> bytes:
-        assert frames == 480 and exception_on_overflow
+        assert frames == BLOCK_FRAMES and exception_on_overflow
         try:
             item = self.system.reads.get(timeout=0.02)
         except queue.Empty:
-            return SILENT_PERIOD
+            return SILENT_BLOCK
         if isinstance(item, OSError):
             self.closed = True  # PyAudio closes the stream before raising
             raise item
@@ -198,7 +202,7 @@ def test_a_device_that_cannot_do_24k_mono_16bit_is_refused_with_advice(
 
 def test_an_input_overflow_becomes_a_counted_silent_frame_and_the_stream_reopens(
         system: FakeSystem) -> None:
-    before, after = b"\x01\x00" * 480, b"\x02\x00" * 480
+    before, after = b"\x01\x00" * BLOCK_FRAMES, b"\x02\x00" * BLOCK_FRAMES
     for item in (before, OSError(INPUT_OVERFLOWED, "Input overflowed"), after):
         system.reads.put(item)
     frames = FrameCollector()
@@ -209,34 +213,45 @@ def test_an_input_overflow_becomes_a_counted_silent_frame_and_the_stream_reopens
     finally:
         mic.close()
 
-    assert heard == [before, SILENT_PERIOD, after]
+    assert heard == [before, SILENT_BLOCK, after]
     assert mic.stats().overflows == 1
     assert len(system.inputs) == 2 and all(s.closed for s in system.inputs)
 
 
-def test_a_device_starved_while_audio_plays_counts_an_underrun_but_idle_does_not(
+def test_an_idle_speaker_rests_and_a_device_starved_while_audio_plays_counts_an_underrun(
         speaker: DeviceSpeaker, system: FakeSystem) -> None:
     device = system.outputs[0]
-    device.calls.get(timeout=WAIT)  # period 1 (silence) is being written
-    device.allow()
-    device.calls.get(timeout=WAIT)  # period 2 (silence): the device ran dry while idle
+    with pytest.raises(queue.Empty):
+        device.calls.get(timeout=0.2)  # nothing to play: nothing is written
+
+    reply = b"\x05\x00" * (5 * 480)
+    periods = [reply[n * PERIOD_BYTES: (n + 1) * PERIOD_BYTES] for n in range(5)]
+    speaker.play("item_1", reply)
+    # The device ran dry while the speaker rested: it is filled (three periods of room),
+    # and that is not an underrun.
+    for period in periods[:3]:
+        assert device.calls.get(timeout=WAIT) == period
+        device.allow()
     assert speaker.stats().underruns == 0
 
-    reply = b"\x05\x00" * 960
-    speaker.play("item_1", reply)
-    device.allow()
-    assert device.calls.get(timeout=WAIT) == reply[:PERIOD_BYTES]  # audio into a dry device
+    # Asked again, the device says it is empty while the reply plays: it starved.
+    assert device.calls.get(timeout=WAIT) == periods[3]
     assert speaker.stats().underruns == 1
-
-    device.free = 0  # from now on the device always has audio buffered
     device.allow()
-    assert device.calls.get(timeout=WAIT) == reply[PERIOD_BYTES:]
+    assert device.calls.get(timeout=WAIT) == periods[4]
+    device.allow()
+    assert device.calls.get(timeout=WAIT) == bytes(PERIOD_BYTES)  # one silent period...
+    device.allow()
+    with pytest.raises(queue.Empty):
+        device.calls.get(timeout=0.2)  # ...then rest again
     assert speaker.stats().underruns == 1
+    assert speaker.stats().silent_periods == 1
 
 
 def test_a_speaker_whose_device_fails_stops_the_conversation_and_says_why(
         speaker: DeviceSpeaker, system: FakeSystem, inbox: RecordingInbox) -> None:
     system.write_error = OSError(-9999, "Unanticipated host error")
+    speaker.play("item_1", bytes(PERIOD_BYTES))
     system.outputs[0].allow()
 
     stop = inbox.next()
