@@ -131,8 +131,9 @@ class DeviceSpeaker(PlaybackLoop):
     def _wait_for_room(self) -> bool:
         """Sleep until the device has room for a period, so the period is chosen at the
         last moment: a ``clear`` while waiting leaves nothing of the old audio to hand
-        over. The first look is skipped when the last write left the device full (the
-        room comes back as it plays), or after a rest (it has played everything)."""
+        over. The device is asked only when the room known so far is too small: after a
+        write it has at least the room it had minus that period, and after a rest it
+        has played everything."""
         free = self._device_buffer_frames if self._resumed else self._free_frames
         while not self._stop.is_set():
             if free >= PERIOD_FRAMES:

@@ -208,9 +208,9 @@ class PlaybackLoop:
     Subclasses implement ``_write_period`` (returns once the device took the period, like
     a sound card does) and ``_close_output``, may implement ``_wait_for_room`` (so the
     period is taken from the queue as late as possible), and call ``_start_thread`` once
-    the device is open. With ``rests_when_idle`` the loop stops writing after one silent period and
-    waits for audio; the first period after a rest goes to a device that ran dry on
-    purpose, which is not an underrun.
+    the device is open. With ``rests_when_idle`` the loop stops writing after one silent
+    period and waits for audio; the first period after a rest goes to a device that ran
+    dry on purpose, which is not an underrun.
     """
 
     rests_when_idle = False
