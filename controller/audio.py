@@ -27,7 +27,7 @@ from controller.audio_convert import (
     SAMPLE_RATE,
     read_wav,
 )
-from controller.audio_devices import DeviceMicrophone, DeviceSpeaker
+from controller.audio_devices import MIC_BLOCK_MS, DeviceMicrophone, DeviceSpeaker
 from controller.audio_files import Pacer, RealTimePacer, WavMicrophone, WavSpeaker
 from controller.audio_playback import PlaybackLoop, SpeakerStats
 from controller.audio_portaudio import (
@@ -64,14 +64,16 @@ __all__ = [
 
 
 def open_microphone(sink: FrameSink, inbox: Inbox, *, wav: str | Path | None = None,
-                    device_index: int | None = None) -> CaptureLoop:
+                    device_index: int | None = None,
+                    block_ms: int = MIC_BLOCK_MS) -> CaptureLoop:
     """The microphone for ``--input FILE.wav`` or ``--input-device N`` (default device
-    when neither). Nothing flows until ``open()``; AudioError if it cannot be used."""
+    when neither; read ``block_ms`` at a time). Nothing flows until ``open()``;
+    AudioError if it cannot be used."""
     if wav is not None and device_index is not None:
         raise ConfigError("--input and --input-device exclude each other: choose one")
     if wav is not None:
         return WavMicrophone(wav, sink, inbox)
-    return DeviceMicrophone(sink, device_index=device_index, inbox=inbox)
+    return DeviceMicrophone(sink, device_index=device_index, inbox=inbox, block_ms=block_ms)
 
 
 def open_speaker(inbox: Inbox, *, wav: str | Path | None = None,

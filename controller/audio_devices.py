@@ -2,13 +2,13 @@
 
 Each port owns one PortAudio stream and one thread, and the device's own clock paces
 everything:
-- the microphone thread reads blocks of ``MIC_BLOCK_MS`` (100 ms: five 20 ms frames, the
-  capture buffer NAudio-based realtime clients use by default) and hands each block to
-  the sink, which sends it as one append. Every wake-up of a PortAudio stream costs CPU
-  in the sound server's client library: reading 100 ms at a time instead of 20 ms more
-  than halves the microphone's cost (benchmarks/bench_live.py). The price is up to 80 ms
-  more before the server hears the start or end of speech, small beside its voice
-  activity detection (a 500 ms silence ends a turn). The speaker still works in 20 ms
+- the microphone thread reads blocks of ``block_ms`` (the ``mic_block_ms`` setting;
+  100 ms by default, five 20 ms frames: NAudio's default capture buffer) and hands each
+  block to the sink, which sends it as one append. Every wake-up of a PortAudio stream
+  costs CPU in the sound server's client library: reading 100 ms at a time instead of
+  20 ms more than halves the microphone's cost (benchmarks/bench_live.py). The price is
+  up to 80 ms more before the server hears the start or end of speech, small beside its
+  voice activity detection (a 500 ms silence ends a turn). The speaker still works in 20 ms
   periods, so playback stops as fast as ever once ``speech_started`` arrives.
 - the speaker thread sleeps until the device has room for a 20 ms period, then takes
   the next period from the queue and writes it (the write does not block), counting what
@@ -43,8 +43,7 @@ from controller.audio_convert import PERIOD_FRAMES, PERIOD_MS, SAMPLE_RATE
 from controller.audio_playback import DEFAULT_CAPACITY_MS, Period, PlaybackLoop
 from controller.audio_portaudio import DeviceInfo, PortAudio
 from controller.ports import FrameSink, Inbox
-
-MIC_BLOCK_MS = 5 * PERIOD_MS
+from controller.settings import MIC_BLOCK_MS
 
 
 def _portaudio_error_code(exc: OSError) -> int | None:

@@ -107,7 +107,8 @@ class Conversation:
         try:
             self.speaker = open_speaker(self.inbox, wav=output, device_index=output_device)
             self.microphone = open_microphone(self.uplink, self.inbox, wav=input,
-                                              device_index=input_device)
+                                              device_index=input_device,
+                                              block_ms=self.controller.mic_block_ms)
         except Exception:
             self._release_early()
             raise

@@ -20,6 +20,9 @@ Duplex = Literal["full", "half"]
 
 FINISH_TOOL_NAME = "end_conversation"
 
+# How much audio a microphone device delivers per read (see ControllerSettings).
+MIC_BLOCK_MS = 100
+
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Keep answers short and spoken-friendly. "
     f"When the user says goodbye or wants to stop, say a short goodbye and call "
@@ -108,6 +111,10 @@ class ControllerSettings:
     connect_timeout: float = 15.0
     # Push-to-talk: the local turn detector ends a turn after this much silence.
     ptt_silence_ms: int = 600
+    # A microphone device is read (and its audio sent) this much at a time: larger blocks
+    # cost less CPU, smaller ones let the server hear speech sooner. WAV input is always
+    # sent in 20 ms frames.
+    mic_block_ms: int = MIC_BLOCK_MS
     # When the input (a WAV file) has run out, hang up once the conversation has been
     # settled in Listening this long (time for the server to hear the last turn's end).
     input_done_grace: float = 2.0
@@ -131,7 +138,7 @@ SESSION_KEYS = {
     "transcription", "noise_reduction", "tool_choice", "max_output_tokens",
 }
 CONTROLLER_KEYS = {"duplex", "tool_timeout", "goodbye_timeout", "transcript_wait",
-                   "connect_timeout", "ptt_silence_ms", "input_done_grace",
+                   "connect_timeout", "ptt_silence_ms", "mic_block_ms", "input_done_grace",
                    "reconnect_attempts", "reconnect_backoff", "reconnect_ceiling",
                    "recycle_margin", "server_silence_timeout"}
 TURN_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms",
@@ -274,4 +281,10 @@ def settings_from_mapping(
     if "ptt_silence_ms" in config:
         c["ptt_silence_ms"] = _expect(config["ptt_silence_ms"], int, "ptt_silence_ms",
                                       "whole milliseconds")
+    if "mic_block_ms" in config:
+        block = _expect(config["mic_block_ms"], int, "mic_block_ms", "whole milliseconds")
+        if not 20 <= block <= 1000 or block % 20:
+            raise ConfigError(f"'mic_block_ms' must be a multiple of 20 from 20 to 1000 "
+                              f"(the microphone is read in 20 ms frames), got {block}")
+        c["mic_block_ms"] = block
     return replace(session, **s), replace(controller, **c)

@@ -19,10 +19,17 @@ import pytest
 from audio_helpers import FrameCollector, RecordingInbox, noise, samples_of
 from pulse_devices import SpeakerRecording, VirtualAudio, virtual_audio  # noqa: F401
 
-from controller.audio import DeviceMicrophone, DeviceSpeaker, describe_devices, list_devices
-from controller.audio_devices import MIC_BLOCK_MS
+from controller.audio import (
+    BYTES_PER_MS,
+    DeviceMicrophone,
+    DeviceSpeaker,
+    describe_devices,
+    list_devices,
+    open_microphone,
+)
 from controller.errors import AudioError
 from controller.inbox import PlaybackDrained
+from controller.settings import MIC_BLOCK_MS
 
 RATE = 24000
 
@@ -129,6 +136,18 @@ def test_the_speaker_plays_items_bit_exact_counts_them_and_posts_drained(
     start = first_sound(captured)
     assert np.array_equal(captured[start: start + len(reply)], reply)
     assert not captured[start + len(reply):].any()
+
+
+def test_the_microphone_reads_the_block_size_it_is_given(
+        virtual_audio: VirtualAudio) -> None:  # noqa: F811
+    frames = FrameCollector()
+    mic = open_microphone(frames, RecordingInbox(), block_ms=40)
+    try:
+        mic.open()
+        assert [len(block) for block in frames.take(3)] == [40 * BYTES_PER_MS] * 3
+    finally:
+        mic.close()
+    assert mic.stats().frames_delivered >= 6  # counted in 20 ms frames
 
 
 def test_between_replies_the_speaker_rests_and_the_next_reply_plays_bit_exact(

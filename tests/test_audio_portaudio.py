@@ -22,9 +22,9 @@ from controller.audio import (
     list_devices,
 )
 from controller.audio_convert import PERIOD_BYTES
-from controller.audio_devices import MIC_BLOCK_MS
 from controller.errors import AudioError
 from controller.inbox import StopRequested
+from controller.settings import MIC_BLOCK_MS
 
 INPUT_OVERFLOWED = -9981
 DEVICE_BUFFER_FRAMES = 1440

@@ -100,13 +100,14 @@ def test_an_azure_preview_url_implies_the_beta_dialect_unless_one_is_given():
 def test_flags_win_over_the_file_and_the_file_over_the_environment(tmp_path):
     path = config_file(tmp_path, "provider: azure\ndeployment: rt-file\nmodel: m-file\n"
                                  "api_key: file-key-123\nvoice: cedar\nduplex: half\n"
-                                 "tool_timeout: 4\nverbose: true\n")
+                                 "tool_timeout: 4\nverbose: true\nmic_block_ms: 40\n")
     cfg = load(AZURE_ENV, config=path, deployment="rt-flag", voice="marin")
     assert cfg.deployment == "rt-flag"           # flag over file
     assert cfg.model == "m-file"                 # file over default
     assert cfg.api_key == "file-key-123"         # file over AZURE_OPENAI_API_KEY
     assert cfg.session.voice == "marin"          # settings flag over file
     assert cfg.controller.duplex == "half" and cfg.controller.tool_timeout == 4.0
+    assert cfg.controller.mic_block_ms == 40
     assert cfg.verbose is True
 
 
@@ -227,6 +228,9 @@ def test_an_unknown_key_suggests_the_closest_one(tmp_path, text, message):
     ("model: 4\n", "'model' in {path} must be text (put it in quotes in YAML); got 4"),
     ("tool_timeout: soon\n", "'tool_timeout' must be seconds (a number)"),
     ("duplex: both\n", "'duplex' must be one of full, half"),
+    ("mic_block_ms: 0\n", "'mic_block_ms' must be a multiple of 20 from 20 to 1000"),
+    ("mic_block_ms: 2000\n", "'mic_block_ms' must be a multiple of 20 from 20 to 1000"),
+    ("mic_block_ms: fast\n", "'mic_block_ms' must be whole milliseconds, got 'fast'"),
     ("dialect: v1\n", "'dialect' in {path} must be one of ga, beta; got 'v1'"),
     ("provider: anthropic\n", "'provider' in {path} must be one of openai, azure, local"),
     ("tools: [get_weather]\n", "'tools' in {path} must be text"),

@@ -129,6 +129,8 @@ def test_an_unknown_key_suggests_the_closest_one(tmp_path, server, text, says):
     ("input_device: first\n", "must be a device index (a whole number; see `convctl "
                               "devices`); got 'first'"),
     ("voice: 42\n", "'voice' must be a voice name such as marin, got 42"),
+    ("mic_block_ms: 50\n", "'mic_block_ms' must be a multiple of 20 from 20 to 1000 (the "
+                           "microphone is read in 20 ms frames), got 50"),
 ])
 def test_a_value_of_the_wrong_type_says_what_is_expected(tmp_path, server, text, says):
     assert says in refused(tmp_path, "--url", server.url, config=text)

@@ -10,6 +10,7 @@ that both directions carried the audio faithfully (correlation >= 0.99).
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from live_helpers import (
 from pulse_devices import VirtualAudio, virtual_audio  # noqa: F401 - the fixture
 from scripted_server import APPEND, ScriptedServer
 
-from controller.audio_convert import read_wav
+from controller.audio_convert import BYTES_PER_MS, read_wav
 
 SAMPLES_PER_MS = 24
 SEARCH_MS = 500  # how far around the first audible sample an alignment is looked for
@@ -110,6 +111,14 @@ def test_speech_played_into_the_virtual_microphone_reaches_the_server(device_run
     heard = samples(device_run.server.appended_audio)
     _, score = best_alignment(heard, audible(device_run.question))
     assert score >= 0.99
+
+
+def test_the_microphone_goes_up_in_100_ms_blocks_one_append_each(device_run: DeviceRun
+                                                                  ) -> None:
+    sizes = [len(base64.b64decode(r.event["audio"]))
+             for r in device_run.server.events_of(APPEND)]
+    assert len(sizes) > 10
+    assert set(sizes) == {100 * BYTES_PER_MS}
 
 
 def test_the_virtual_speaker_plays_what_the_server_sent(device_run: DeviceRun) -> None:
