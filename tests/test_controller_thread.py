@@ -76,12 +76,17 @@ class FakeSpeaker:
         self.queued: dict[str, int] = {}
         self.drained = True
         self.closed = False
+        self.audio_arrived = threading.Event()
 
     def play(self, item_id: str, pcm: bytes) -> None:
         self.queued[item_id] = self.queued.get(item_id, 0) + len(pcm)
         self.drained = False
+        self.audio_arrived.set()
 
     def finish_playing(self) -> None:
+        """Playback of the audio the controller handed over has finished. Waits for that
+        audio first: the state can say Responding before the delta has been handled."""
+        assert self.audio_arrived.wait(WAIT), "no audio was handed to the speaker"
         self.drained = True
         self.inbox.post(PlaybackDrained())
 
