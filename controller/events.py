@@ -3,19 +3,21 @@
 GA and beta names of the same thing map to one class (``response.audio.delta`` and
 ``response.output_audio.delta`` are both an ``AudioDelta``). Every event keeps the wire
 ``type`` it arrived with and the ``raw`` dict, so nothing the server said is lost.
-Events are frozen, keyword-only dataclasses: data, never behaviour, and no I/O here.
+Events are frozen, keyword-only records (``controller.records``: dataclasses that cost
+nothing to define): data, never behaviour, and no I/O here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from controller.records import field, record
 
 Raw = Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ServerEvent:
     """Base of every parsed server event."""
 
@@ -27,7 +29,7 @@ class ServerEvent:
 # --- Content and items ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ContentPart:
     """One part of an item's content. ``kind`` is normalised across dialects:
     ``text`` (text, output_text), ``audio`` (audio, output_audio), ``input_text``,
@@ -38,7 +40,7 @@ class ContentPart:
     transcript: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Item:
     """A conversation item: a message, a function call or a function call output."""
 
@@ -53,7 +55,7 @@ class Item:
     output: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Response:
     """The response object of ``response.created`` / ``response.done``."""
 
@@ -67,21 +69,21 @@ class Response:
 # --- Session and errors -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SessionCreated(ServerEvent):
     session: Raw
     session_id: str | None = None
     expires_at: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SessionUpdated(ServerEvent):
     """``session.updated`` and the beta ``transcription_session.updated``."""
 
     session: Raw
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ErrorEvent(ServerEvent):
     message: str
     code: str | None = None
@@ -90,7 +92,7 @@ class ErrorEvent(ServerEvent):
     client_event_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class RateLimitsUpdated(ServerEvent):
     rate_limits: tuple[Raw, ...] = ()
 
@@ -98,12 +100,12 @@ class RateLimitsUpdated(ServerEvent):
 # --- Conversation items -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ConversationCreated(ServerEvent):
     conversation_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ItemAdded(ServerEvent):
     """``conversation.item.added`` (GA) and ``conversation.item.created`` (beta, legacy)."""
 
@@ -111,25 +113,25 @@ class ItemAdded(ServerEvent):
     previous_item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ItemDone(ServerEvent):
     item: Item
     previous_item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ItemRetrieved(ServerEvent):
     item: Item
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ItemTruncated(ServerEvent):
     item_id: str
     content_index: int
     audio_end_ms: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ItemDeleted(ServerEvent):
     item_id: str
 
@@ -137,7 +139,7 @@ class ItemDeleted(ServerEvent):
 # --- Input audio buffer and input transcription -----------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SpeechStarted(ServerEvent):
     """``input_audio_buffer.speech_started``: the barge-in trigger."""
 
@@ -145,44 +147,44 @@ class SpeechStarted(ServerEvent):
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SpeechStopped(ServerEvent):
     audio_end_ms: int
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputCommitted(ServerEvent):
     item_id: str
     previous_item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputCleared(ServerEvent):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputTimeoutTriggered(ServerEvent):
     audio_start_ms: int
     audio_end_ms: int
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DtmfReceived(ServerEvent):
     digit: str
     received_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputTranscriptionDelta(ServerEvent):
     item_id: str
     content_index: int = 0
     delta: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputTranscriptionCompleted(ServerEvent):
     item_id: str
     content_index: int = 0
@@ -190,7 +192,7 @@ class InputTranscriptionCompleted(ServerEvent):
     usage: Raw | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputTranscriptionFailed(ServerEvent):
     item_id: str
     content_index: int = 0
@@ -198,7 +200,7 @@ class InputTranscriptionFailed(ServerEvent):
     code: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputTranscriptionSegment(ServerEvent):
     item_id: str
     content_index: int = 0
@@ -208,7 +210,7 @@ class InputTranscriptionSegment(ServerEvent):
     end: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OutputAudioBufferEvent(ServerEvent):
     """``output_audio_buffer.started|stopped|cleared`` (WebRTC/SIP only; see ``type``)."""
 
@@ -218,31 +220,31 @@ class OutputAudioBufferEvent(ServerEvent):
 # --- Responses --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ResponseCreated(ServerEvent):
     response: Response
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ResponseDone(ServerEvent):
     response: Response
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OutputItemAdded(ServerEvent):
     response_id: str
     output_index: int
     item: Item
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OutputItemDone(ServerEvent):
     response_id: str
     output_index: int
     item: Item
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ContentPartAdded(ServerEvent):
     response_id: str
     item_id: str
@@ -251,7 +253,7 @@ class ContentPartAdded(ServerEvent):
     part: ContentPart
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ContentPartDone(ServerEvent):
     response_id: str
     item_id: str
@@ -260,7 +262,7 @@ class ContentPartDone(ServerEvent):
     part: ContentPart
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TextDelta(ServerEvent):
     """``response.output_text.delta`` (GA) and ``response.text.delta`` (beta)."""
 
@@ -271,7 +273,7 @@ class TextDelta(ServerEvent):
     delta: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TextDone(ServerEvent):
     response_id: str
     item_id: str
@@ -280,7 +282,7 @@ class TextDone(ServerEvent):
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AudioDelta(ServerEvent):
     """``response.output_audio.delta`` (GA) and ``response.audio.delta`` (beta), with the
     base64 payload already decoded to pcm bytes."""
@@ -292,7 +294,7 @@ class AudioDelta(ServerEvent):
     audio: bytes
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AudioDone(ServerEvent):
     response_id: str
     item_id: str
@@ -300,7 +302,7 @@ class AudioDone(ServerEvent):
     content_index: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AudioTranscriptDelta(ServerEvent):
     response_id: str
     item_id: str
@@ -309,7 +311,7 @@ class AudioTranscriptDelta(ServerEvent):
     delta: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AudioTranscriptDone(ServerEvent):
     response_id: str
     item_id: str
@@ -318,7 +320,7 @@ class AudioTranscriptDone(ServerEvent):
     transcript: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class FunctionCallArgumentsDelta(ServerEvent):
     response_id: str
     item_id: str
@@ -327,7 +329,7 @@ class FunctionCallArgumentsDelta(ServerEvent):
     delta: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class FunctionCallArgumentsDone(ServerEvent):
     response_id: str
     item_id: str
@@ -337,7 +339,7 @@ class FunctionCallArgumentsDone(ServerEvent):
     arguments: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class McpEvent(ServerEvent):
     """Server-side MCP tool events (``mcp_list_tools.*``, ``response.mcp_call*``): carried,
     not acted on."""
@@ -348,12 +350,12 @@ class McpEvent(ServerEvent):
 # --- What the parser gives instead of raising -------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Unrecognized(ServerEvent):
     """A well-formed event of a type this codec does not know: counted and ignored."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Malformed(ServerEvent):
     """Input that is not a valid event (bad JSON, no ``type``, wrong field types, bad
     base64). ``type`` is the wire type when one could be read, else ``""``."""

@@ -6,12 +6,11 @@ the machine, one at a time. These are plain data: no behaviour and no I/O here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from controller.events import ServerEvent
+from controller.records import record
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TransportClosed:
     """The websocket ended: closed by the server (``code``) or broken (``code`` None)."""
 
@@ -19,19 +18,19 @@ class TransportClosed:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TransportFailed:
     """The websocket could not be opened at all."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PlaybackDrained:
     """The speaker has played everything it was given."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ToolFinished:
     """A tool has an answer for ``call_id`` (``output`` is what the model will read)."""
 
@@ -40,29 +39,29 @@ class ToolFinished:
     ok: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LocalSpeechStarted:
     """Push-to-talk: the local turn detector heard the user start speaking."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LocalTurnEnded:
     """Push-to-talk: the user's turn ended (silence after speech, key release)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class InputExhausted:
     """The WAV file feeding the microphone has no more audio."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TimerFired:
     """A timer set through the clock port is due."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class StopRequested:
     """Ctrl-C, SIGTERM or --max-duration: end the conversation now, cleanly."""
 

@@ -36,7 +36,9 @@ class StateHost(Protocol):
 class ConversationChart(StateChart):
     """A realtime voice conversation.
 
-    {statechart:md}
+    ``convctl diagram`` draws these states and transitions (mermaid, dot, svg, png). The
+    docstring does not embed the table python-statemachine can render into it (the
+    statechart placeholder): that would cost every ``convctl run`` ~20 ms of start-up CPU.
     """
 
     # Internal self-transitions (a second response.created while Responding) must not

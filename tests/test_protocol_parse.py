@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from controller.events import (
     Unrecognized,
 )
 from controller.protocol import SERVER_EVENT_TYPES, parse_server_event
+from controller.records import replace
 
 FIXTURE = Path(__file__).parent / "fixtures" / "openai_openapi_realtime_event_examples.jsonl"
 EXAMPLES = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
