@@ -15,8 +15,8 @@ and counted), and never lets a key reach a message or a log line (``redact``).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
+import os
 import socket
 import ssl
 import struct
@@ -28,10 +28,12 @@ from urllib.parse import urlsplit
 
 import websocket
 
+from controller.codec_build import encode_event
 from controller.endpoint import Endpoint, Headers, endpoint_for, redact
 from controller.events import Malformed, ServerEvent
 from controller.inbox import TransportClosed, TransportFailed
 from controller.ports import Inbox
+from controller.ws_frames import client_text_frame
 
 __all__ = ["Endpoint", "Headers", "WebSocketTransport", "endpoint_for", "redact"]
 
@@ -62,6 +64,15 @@ class _RealtimeSocket(websocket.WebSocket):
         # 20 ms audio frames must cost microseconds: no pure-Python UTF-8 check per frame.
         super().__init__(skip_utf8_validation=True, enable_multithread=True)
         self._close_once = threading.Lock()
+
+    def send_built_frame(self, frame: bytes) -> None:
+        """Send a frame built by ``ws_frames``, under the lock websocket-client's own sends
+        (pongs, the close frame) take, so frames never interleave."""
+        with self.lock:
+            sock = self.sock
+            if sock is None:
+                raise websocket.WebSocketConnectionClosedException("socket is already closed.")
+            sock.sendall(frame)
 
     def send_close(self, status: int = websocket.STATUS_NORMAL,
                    reason: str | bytes = b"") -> None:
@@ -121,14 +132,14 @@ class WebSocketTransport:
 
     def send(self, event: Mapping[str, Any]) -> None:
         """Send one client event as a JSON text frame; dropped (and counted) unless open."""
-        text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        frame = client_text_frame(encode_event(event), os.urandom(4))
         with self._lock:
             conn = self._current
             if conn is None or not conn.is_open or conn.closing:
                 self.dropped_sends += 1
                 return
             try:
-                conn.ws.send(text)
+                conn.ws.send_built_frame(frame)
             except (websocket.WebSocketException, OSError) as exc:
                 self.dropped_sends += 1
                 conn.is_open = False

@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from controller.codec_build import encode_event
 from controller.errors import ConfigError
 from controller.protocol import ClientEvents
 from controller.settings import (
@@ -194,6 +195,22 @@ def test_microphone_audio_travels_as_base64():
     assert event["type"] == "input_audio_buffer.append"
     assert base64.b64decode(event["audio"], validate=True) == pcm
     assert BETA.input_audio_append(pcm) == event
+
+
+def test_an_append_carries_the_same_json_it_would_be_sent_as():
+    pcm = bytes(range(256)) * 4
+
+    event = GA.input_audio_append(pcm)
+
+    assert json.loads(encode_event(event)) == dict(event)
+    assert encode_event(event) == encode_event(dict(event))
+
+
+def test_other_events_are_encoded_as_compact_utf8_json():
+    event = {"type": "conversation.item.create", "item": {"text": "Grüße"}}
+
+    assert encode_event(event) == (
+        '{"type":"conversation.item.create","item":{"text":"Grüße"}}'.encode())
 
 
 def test_push_to_talk_commits_or_clears_the_buffer():
