@@ -56,9 +56,9 @@ def _freeze_what_lives_until_exit() -> None:
     conversation) lives until this process exits. ``gc.freeze`` takes it out of the cycle
     collector's sight, so a full collection during the conversation and the ones at
     interpreter exit walk only what the conversation allocates. Measured on the virtual
-    devices: the CPU the process spends after its last atexit handler fell from a median
-    of ~55 ms to ~11 ms (six runs each). Only for this process: an app embedding
-    ``Conversation`` keeps its own collector settings."""
+    devices: the CPU the process spends after its last atexit handler fell from 22-127 ms
+    to 7-15 ms (twelve runs each, two sessions of the machine). Only for this process: an
+    app embedding ``Conversation`` keeps its own collector settings."""
     gc.freeze()
 
 
