@@ -29,7 +29,8 @@ class EncodedEvent(dict[str, Any]):
 
     Audio appends are nearly every event a client sends (ten a second from a microphone);
     base64 needs no escaping, so their text is three pieces joined. It is still a plain
-    mapping for everything that reads events (the log, replays, tests).
+    mapping for everything that reads events (the log, replays, tests), and read-only,
+    so the text can never disagree with the fields.
     """
 
     __slots__ = ("encoded",)
@@ -37,6 +38,16 @@ class EncodedEvent(dict[str, Any]):
     def __init__(self, fields: dict[str, Any], encoded: bytes) -> None:
         super().__init__(fields)
         self.encoded = encoded
+
+    def _read_only(self, *_args: object, **_kwargs: object) -> Any:
+        raise TypeError("an encoded client event is read-only (its JSON was built with it); "
+                        "change a copy: dict(event)")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle build it whole
+        return (EncodedEvent, (dict(self), self.encoded))
 
 
 _APPEND_PREFIX = b'{"type":"input_audio_buffer.append","audio":"'

@@ -67,12 +67,16 @@ class _RealtimeSocket(websocket.WebSocket):
 
     def send_built_frame(self, frame: bytes) -> None:
         """Send a frame built by ``ws_frames``, under the lock websocket-client's own sends
-        (pongs, the close frame) take, so frames never interleave."""
+        (pongs, the close frame) take, so frames never interleave. Each ``send`` waits at
+        most the socket timeout: ``SEND_STALL_S`` bounds a stall, not the whole frame
+        (``sendall`` would time a slow but moving send out)."""
         with self.lock:
             sock = self.sock
             if sock is None:
                 raise websocket.WebSocketConnectionClosedException("socket is already closed.")
-            sock.sendall(frame)
+            rest = memoryview(frame)
+            while rest:
+                rest = rest[sock.send(rest):]
 
     def send_close(self, status: int = websocket.STATUS_NORMAL,
                    reason: str | bytes = b"") -> None:

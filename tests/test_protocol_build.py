@@ -8,7 +8,9 @@ show what each one gets on the wire.
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import pickle
 
 import pytest
 
@@ -204,6 +206,25 @@ def test_an_append_carries_the_same_json_it_would_be_sent_as():
 
     assert json.loads(encode_event(event)) == dict(event)
     assert encode_event(event) == encode_event(dict(event))
+
+
+def test_an_append_cannot_be_changed_behind_its_json():
+    event = GA.input_audio_append(bytes(960))
+
+    with pytest.raises(TypeError, match="read-only"):
+        event["event_id"] = "evt_1"
+    with pytest.raises(TypeError, match="read-only"):
+        event.update(audio="")
+    changed = {**event, "event_id": "evt_1"}  # a copy can change, and is encoded anew
+    assert json.loads(encode_event(changed)) == changed
+
+
+def test_a_copied_or_pickled_append_keeps_its_json():
+    event = GA.input_audio_append(bytes(range(256)))
+
+    for twin in (copy.copy(event), copy.deepcopy(event), pickle.loads(pickle.dumps(event))):
+        assert twin == event
+        assert encode_event(twin) == encode_event(event)
 
 
 def test_other_events_are_encoded_as_compact_utf8_json():

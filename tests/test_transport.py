@@ -14,6 +14,7 @@ import queue
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from websockets.sync.server import ServerConnection, serve
 from controller.endpoint import Endpoint, Headers, endpoint_for
 from controller.events import Malformed, ServerEvent
 from controller.inbox import InboxItem, TransportClosed, TransportFailed
-from controller.transport import WebSocketTransport
+from controller.transport import WebSocketTransport, _RealtimeSocket
 
 KEY = "sk-test-SECRET-7f3a9c21d4"
 AD_TOKEN = "eyJ0eXAi.SECRET-entra-token.sig"
@@ -238,6 +239,50 @@ def test_sends_from_several_threads_arrive_whole_and_in_order_per_thread(make_se
     for thread in range(4):
         assert [m["seq"] for m in messages if m["thread"] == thread] == list(range(200))
     assert transport.sent_frames == 800 and transport.dropped_sends == 0
+
+
+def slow_peer(ours_timeout: float) -> tuple[_RealtimeSocket, socket.socket]:
+    """Our websocket on one end of a socket pair with small buffers; the peer's end."""
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ours.settimeout(ours_timeout)
+    ws = _RealtimeSocket()
+    ws.sock = ours
+    return ws, theirs
+
+
+def test_a_big_frame_to_a_slow_but_reading_peer_is_not_timed_out():
+    # The socket timeout bounds a stall, not the whole frame: 1 MB to a peer that takes
+    # ~0.5 s to read it, with a 0.2 s timeout, goes through.
+    ws, peer = slow_peer(ours_timeout=0.2)
+    frame = bytes(1_000_000)
+    got = bytearray()
+
+    def read_slowly() -> None:
+        while chunk := peer.recv(20_000):  # until our end closes
+            got.extend(chunk)
+            time.sleep(0.01)  # the peer's own pace
+
+    reader = threading.Thread(target=read_slowly, daemon=True)
+    reader.start()
+    try:
+        ws.send_built_frame(frame)
+    finally:
+        ws.sock.close()
+        reader.join(WAIT)
+        peer.close()
+
+    assert bytes(got) == frame
+
+
+def test_a_peer_that_stops_reading_times_the_send_out():
+    ws, peer = slow_peer(ours_timeout=0.2)
+
+    with pytest.raises(TimeoutError):
+        ws.send_built_frame(bytes(1_000_000))
+    peer.close()
+    ws.sock.close()
 
 
 def test_sending_before_open_or_after_the_end_is_dropped_and_counted(make_server):
