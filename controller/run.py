@@ -29,7 +29,8 @@ from controller.tools import ToolRegistry, load_tools
 
 
 def run_conversation(cfg: RunConfig) -> int:
-    """Hold the conversation ``cfg`` describes; the process exit code."""
+    """Hold the conversation ``cfg`` describes; the process exit code. For the ``convctl``
+    process only (it freezes the process's start-up heap); apps use ``Conversation``."""
     try:
         registry = load_tools(cfg.tools) if cfg.tools else ToolRegistry()
     except ToolError as exc:
