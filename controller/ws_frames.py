@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["client_text_frame", "unmask"]
+__all__ = ["apply_mask", "client_text_frame"]
 
 _FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
 _MASKED = 0x80
@@ -32,11 +32,11 @@ def client_text_frame(payload: bytes, mask_key: bytes) -> bytes:
         header = struct.pack("!BBH", _FIN_TEXT, _MASKED | 126, length)
     else:
         header = struct.pack("!BBQ", _FIN_TEXT, _MASKED | 127, length)
-    return header + mask_key + unmask(payload, mask_key)
+    return header + mask_key + apply_mask(payload, mask_key)
 
 
-def unmask(data: bytes, mask_key: bytes) -> bytes:
-    """``data`` XOR the key repeated (masking and unmasking are the same operation)."""
+def apply_mask(data: bytes, mask_key: bytes) -> bytes:
+    """``data`` XOR the key repeated: masks a payload, and unmasks a masked one."""
     length = len(data)
     if not length:
         return b""

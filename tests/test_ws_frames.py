@@ -7,7 +7,7 @@ import pytest
 from websocket import ABNF
 from websocket._abnf import frame_buffer
 
-from controller.ws_frames import client_text_frame, unmask
+from controller.ws_frames import apply_mask, client_text_frame
 
 
 def read_back(frame: bytes) -> ABNF:
@@ -50,7 +50,7 @@ def test_the_payload_on_the_wire_is_masked():
     frame = client_text_frame(payload, b"\x01\x02\x03\x04")
 
     assert payload not in frame
-    assert unmask(frame[6:], b"\x01\x02\x03\x04") == payload
+    assert apply_mask(frame[6:], b"\x01\x02\x03\x04") == payload
     assert ABNF.mask(b"\x01\x02\x03\x04", frame[6:]) == payload
 
 
