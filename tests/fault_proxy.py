@@ -28,7 +28,9 @@ from any thread (a test lining a drop up with a running tool).
 The proxy logs every frame each way per connection (audio payloads replaced by their
 length) and every fault it injected, for assertions. It never interprets the
 conversation beyond an event's ``type``, never sleeps except for a ``delay`` it was told
-to inject, and ``stop()`` closes every connection and joins every thread it started.
+to inject, and ``stop()`` closes every connection and joins every thread it started -
+after letting connections the controller is closing end by themselves (up to
+``STOP_GRACE_S``), so what was sent just before a close is logged too.
 """
 
 from __future__ import annotations
@@ -44,12 +46,16 @@ from urllib.parse import urlsplit
 
 from fault_plan import ConnectionLog, Direction, Fault, Frame, LoggedFrame, corrupted, frame_type
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.http11 import Request
 from websockets.sync.client import ClientConnection, connect
 from websockets.sync.connection import Connection
 from websockets.sync.server import Server, ServerConnection, serve
 
 # How long a held frame waits for the frame it is to be swapped with.
 REORDER_WAIT_S = 2.0
+# How long stop() lets open connections end by themselves (their frames still logged)
+# before it breaks them.
+STOP_GRACE_S = 2.0
 FORWARDED_HEADERS = ("authorization", "api-key", "openai-beta")
 
 
@@ -74,6 +80,8 @@ class _Link:
         # The proxy ended the connection itself (a fault, or stop()): nothing to pass on.
         self.by_proxy = False
         self.ended = threading.Event()
+        # Both pumps are done: every frame that reached the proxy is logged.
+        self.finished = threading.Event()
         self.lock = threading.Lock()
 
     # --- Ending ----------------------------------------------------------------------
@@ -84,8 +92,10 @@ class _Link:
         self.abort()
 
     def abort(self) -> None:
-        self.by_proxy = True
-        for ws in (self.downstream, self.upstream):
+        with self.lock:
+            self.by_proxy = True
+            sides = (self.downstream, self.upstream)
+        for ws in sides:
             if ws is not None:
                 _shut(ws)
 
@@ -240,8 +250,15 @@ class FaultProxy:
         self.stopping.set()
         with self._cond:
             links = list(self._links)
+        # A connection the controller is closing ends by itself once the proxy has passed
+        # on what was sent before the close: let it, or those frames would go unlogged
+        # (breaking the server's side ends the link before the client's side is read).
+        deadline = time.monotonic() + STOP_GRACE_S
         for link in links:
-            link.abort()
+            link.finished.wait(max(0.0, deadline - time.monotonic()))
+        for link in links:
+            if not link.finished.is_set():
+                link.abort()
         if self._server is not None:
             self._server.shutdown()  # joins the connection handlers
         if self._thread is not None:
@@ -316,11 +333,18 @@ class FaultProxy:
             faults = [f for f in self.plan if f.connection in (None, number)]
             link = _Link(self, log, downstream, faults)
             self._links.append(link)
+        try:
+            self._proxy_one(link, request)
+        finally:
+            link.finished.set()
+
+    def _proxy_one(self, link: _Link, request: Request | None) -> None:
+        downstream = link.downstream
         headers = {k: v for k, v in (request.headers.raw_items() if request else ())
                    if k.lower() in FORWARDED_HEADERS}
         with contextlib.ExitStack() as upstream:
             try:
-                link.upstream = upstream.enter_context(connect(
+                server = upstream.enter_context(connect(
                     self.upstream_url, additional_headers=headers, compression=None,
                     max_size=None, ping_interval=None, close_timeout=1, open_timeout=5))
             except (OSError, InvalidHandshake, TimeoutError) as exc:
@@ -328,6 +352,11 @@ class FaultProxy:
                 link.end("upstream refused")
                 downstream.close(1011, "fault proxy: upstream unavailable")
                 return
+            with link.lock:
+                link.upstream = server
+                ended_meanwhile = link.by_proxy
+            if ended_meanwhile:
+                _shut(server)  # abort() came while the server was being reached
             self._run(link)
 
     def _run(self, link: _Link) -> None:
