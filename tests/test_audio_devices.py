@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from audio_helpers import FrameCollector, RecordingInbox, noise, samples_of
 from pulse_devices import SpeakerRecording, VirtualAudio, virtual_audio  # noqa: F401
+from waiting import eventually
 
 from controller.audio import (
     BYTES_PER_MS,
@@ -155,7 +156,7 @@ def test_between_replies_the_speaker_rests_and_the_next_reply_plays_bit_exact(
     first, second = noise(4800, seed=3), noise(7200, seed=4)
     speaker.play("item_1", first.tobytes())
     assert inbox.next() == PlaybackDrained()
-    time.sleep(0.1)
+    eventually(lambda: speaker.stats().silent_periods >= 1, "a silent period was written")
     assert speaker.stats().silent_periods == 1  # one silent period after the reply...
     time.sleep(0.3)
     assert speaker.stats().silent_periods == 1  # ...then nothing is written while idle
@@ -191,8 +192,10 @@ def test_clear_silences_the_speaker_and_freezes_played_bytes(
     assert np.count_nonzero(captured) == heard // 2
     assert np.array_equal(captured[first_sound(captured):][: heard // 2], reply[: heard // 2])
     tail_ms = (np.flatnonzero(captured)[-1] - cleared_at) * 1000 / RATE
-    # Only what the device had buffered (~40 ms) plays on, plus the recorder's latency.
-    assert tail_ms < 200, f"sound went on {tail_ms:.0f} ms after clear()"
+    # Only what the device had buffered (~40 ms) plays on; the rest of the bound is the
+    # recorder's own lag (cleared_at is where the recorder was, not the device), which a
+    # busy machine stretches. The exact claim is the count of samples above.
+    assert tail_ms < 500, f"sound went on {tail_ms:.0f} ms after clear()"
     assert inbox.drain() == []
 
 

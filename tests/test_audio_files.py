@@ -285,15 +285,15 @@ def test_the_recording_follows_real_time(speaker_path: Path, inbox: RecordingInb
     speaker = WavSpeaker(speaker_path, inbox)  # the real monotonic clock
     speaker.play("item_1", pcm(tone(440, 0.3)))
     assert inbox.next() == PlaybackDrained()
-    drained = time.monotonic()
     speaker.close()
     closed = time.monotonic()
 
     params, samples = read_wav_file(speaker_path)
     seconds = len(samples) / params.framerate
-    # Sanity bounds only: at least the 300 ms played, and no more than the time it ran.
-    assert seconds >= 0.3
-    assert drained - started - 0.1 <= seconds <= closed - started + 0.05
+    # At least the 300 ms played, and never ahead of the clock: no more than the time it
+    # ran. (Not a lower bound from the clock: after a stall of the thread, close() stops
+    # it before it has caught up, which is right for a speaker that was told to stop.)
+    assert 0.3 <= seconds <= closed - started + 0.05
     assert speaker.played_ms("item_1") == 300
 
 

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from audio_helpers import WAIT, RecordingInbox
+from waiting import eventually
 
 from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
 from controller.audio_playback import PlaybackBuffer
@@ -151,8 +152,9 @@ def test_a_resting_speaker_waits_for_audio_and_learns_it_rested() -> None:
     waiter = threading.Thread(target=lambda: woke.append(buffer.wait_for_audio(
         threading.Event())))
     waiter.start()
-    waiter.join(0.1)
-    assert waiter.is_alive()  # nothing queued: the speaker thread sleeps
+    # Nothing queued: the speaker thread goes to sleep on the buffer's condition.
+    eventually(lambda: len(buffer._audio_queued._waiters) == 1, "the waiter sleeps")
+    assert waiter.is_alive()
     buffer.add("b", audio(20))
     waiter.join(WAIT)
     assert woke == [True]

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from waiting import eventually
 
 import controller.conversation as conversation_module
 from controller.conversation import Conversation, Outcome
@@ -186,7 +187,8 @@ def test_a_whole_conversation_runs_on_the_controller_thread(live: dict[str, Any]
     assert [t["name"] for t in update["session"]["tools"]] == ["get_weather",
                                                                "end_conversation"]
     wait_for_state(states, "Listening")
-    assert live["microphone"].mode == "open"
+    # Entering Listening is announced just before the state opens the microphone.
+    eventually(lambda: live["microphone"].mode == "open", "the microphone is open")
     answer(server, "resp_1", "item_a1")
     wait_for_state(states, "Responding")
     live["speaker"].finish_playing()
