@@ -60,7 +60,7 @@ class LoggedFrame:
     direction: Direction
     type: str
     event: Mapping[str, Any] | None  # None for a frame that is not a JSON object
-    fate: str = "forwarded"  # or swallowed, corrupted, stalled, injected
+    fate: str = "forwarded"  # or swallowed, corrupted, stalled, injected, after the end
 
 
 @dataclass

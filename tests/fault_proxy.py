@@ -202,7 +202,14 @@ class _Link:
         assert source is not None and to is not None
         try:
             for frame in source:
-                if self.ended.is_set() or not self.pass_on(frame, direction, source, to):
+                if self.ended.is_set():
+                    # Read, but the link is over: logged (not as forwarded), never lost
+                    # from the record without a trace.
+                    self.proxy.record(self.log, LoggedFrame(
+                        self.proxy.now(), direction, frame_type(frame)[0], None,
+                        "after the end"))
+                    break
+                if not self.pass_on(frame, direction, source, to):
                     break
         except ConnectionClosed:
             pass
