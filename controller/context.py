@@ -93,9 +93,10 @@ class ConversationContext:
 
     def _check_promises(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "response.create" and self.facts.response_active:
+        if kind == "response.create" and self.facts.waiting_for_server:
             raise InvariantViolation(
-                f"response.create while {self.facts.active_response_id} is active")
+                f"response.create while {self.facts.active_response_id or 'another'} "
+                f"is active or asked for")
         if kind == "conversation.item.create":
             item = event.get("item") or {}
             if item.get("type") == "function_call_output":

@@ -77,7 +77,8 @@ class Speaker(Protocol):
         ...
 
     def played_bytes(self, item_id: str) -> int:
-        """Bytes of this item that have actually been played (heard) so far."""
+        """Bytes of this item that have actually been played (heard) so far; after a
+        ``clear()`` it stays at what was played before the speaker fell silent."""
         ...
 
     def is_drained(self) -> bool: ...

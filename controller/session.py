@@ -86,6 +86,8 @@ class ConversationFacts:
         # The response the server is generating: response.created seen, response.done not yet.
         self.active_response_id: str | None = None
         self.last_done_response_id: str | None = None
+        # The response whose audio arrived last (has the active response spoken yet?).
+        self.last_audio_response_id: str | None = None
         # Audio bytes received per assistant item, oldest first (bounded).
         self.received_bytes: OrderedDict[str, int] = OrderedDict()
         self.interrupted_items: set[str] = set()
@@ -145,7 +147,8 @@ class ConversationFacts:
 
     # --- Assistant audio ----------------------------------------------------------------
 
-    def audio_received(self, item_id: str, nbytes: int) -> None:
+    def audio_received(self, item_id: str, nbytes: int, response_id: str | None = None) -> None:
+        self.last_audio_response_id = response_id
         received = self.received_bytes
         if item_id in received:
             received[item_id] += nbytes

@@ -22,7 +22,7 @@ from controller.history import context_events
 from controller.inbox import InputExhausted, ToolFinished, TransportClosed, TransportFailed
 from controller.settings import FINISH_TOOL, FINISH_TOOL_NAME
 from states.base import Handler, LiveState, close_reason
-from states.responding import note_tool_finished
+from states.responding import note_tool_finished, stop_playback
 
 # How many lines and calls of the conversation a new session is given.
 CONTEXT_ENTRIES = 100
@@ -64,16 +64,11 @@ class Connecting(LiveState):
         self.ctx.transport.open()
 
     def forget_dead_session(self) -> None:
-        """What was playing belonged to the dead session: stop it, mark it cut."""
-        ctx, facts = self.ctx, self.ctx.facts
-        heard = {item: ctx.speaker.played_bytes(item) for item in facts.received_bytes}
-        ctx.speaker.clear()
-        ctx.cancel_timer("server_watchdog")
-        for item_id, played in heard.items():
-            if played < facts.received_bytes[item_id]:
-                facts.interrupted_items.add(item_id)
-                facts.transcript.mark_interrupted(item_id)
-        facts.session_lost()
+        """What was playing belonged to the dead session: stop it, mark it cut (there is
+        no server left to tell)."""
+        stop_playback(self.ctx, tell_server=False)
+        self.ctx.cancel_timer("server_watchdog")
+        self.ctx.facts.session_lost()
 
     def schedule_attempt(self) -> None:
         ctx, facts = self.ctx, self.ctx.facts
@@ -134,6 +129,11 @@ class Connecting(LiveState):
             # and was cut off is not asked for again. (Calls still unanswered are
             # answered from ToolCall, which asks for the response itself.)
             self.ctx.send(self.ctx.codec.response_create())
+        if facts.finishing and not any(not c.answered for c in facts.pending_calls.values()):
+            # The model had said goodbye and its finish call was answered; the goodbye was
+            # cut with the lost connection. There is nothing left to say: hang up.
+            self.ctx.fire("hang_up")
+            return
         self.ctx.fire("session_ready")
 
     def arm_recycle(self) -> None:

@@ -41,8 +41,9 @@ def end_user_turn(ctx: ConversationContext) -> None:
         return  # nothing (or too little) said: committing would be rejected
     ctx.send(ctx.codec.input_audio_commit())
     ctx.uplink.committed()
-    if ctx.facts.response_active:
-        # The interrupted response is still finishing; ask once it is done.
+    if ctx.facts.waiting_for_server:
+        # A response is still finishing (or was asked for and has not begun): ask once
+        # it is done - the server takes one response at a time.
         ctx.facts.owe_response_create = True
     else:
         ctx.send(ctx.codec.response_create())

@@ -52,7 +52,7 @@ def play_assistant_audio(ctx: ConversationContext, ev: AudioDelta) -> None:
     if ev.item_id in facts.interrupted_items or ev.response_id in facts.interrupted_responses:
         facts.counters.dropped_audio_deltas += 1
         return
-    facts.audio_received(ev.item_id, len(ev.audio))
+    facts.audio_received(ev.item_id, len(ev.audio), ev.response_id)
     ctx.play(ev.item_id, ev.audio)
 
 
@@ -60,27 +60,47 @@ def play_assistant_audio(ctx: ConversationContext, ev: AudioDelta) -> None:
 
 
 def barge_in(ctx: ConversationContext) -> bool:
-    """The user started speaking. Returns whether assistant audio was cut."""
-    if ctx.controller.duplex == "half" or ctx.speaker.is_drained():
+    """The user started speaking: stop the assistant at once, tell the server how much of
+    each cut item was heard, and end the response that is still coming (its late deltas
+    are dropped; cancelled here when the server will not do it itself) - also when it has
+    not spoken yet. A response whose audio has all played, with only its response.done
+    still to come, is left alone. Returns whether anything was cut."""
+    if ctx.controller.duplex == "half":
         return False
+    cut = False
+    if not ctx.speaker.is_drained():
+        stop_playback(ctx)
+        cut = True
     facts = ctx.facts
-    heard = {item_id: ctx.speaker.played_bytes(item_id) for item_id in facts.received_bytes}
+    response_id = facts.active_response_id
+    not_spoken_yet = facts.last_audio_response_id != response_id
+    if (response_id is not None and response_id not in facts.interrupted_responses
+            and (cut or not_spoken_yet)):
+        facts.interrupted_responses.add(response_id)
+        if not ctx.session.turn_detection.server_cancels_on_speech:
+            ctx.send(ctx.codec.response_cancel())
+        cut = True
+    return cut
+
+
+def stop_playback(ctx: ConversationContext, *, tell_server: bool = True) -> None:
+    """Silence the speaker and mark each item it cut (the transcript says so, its late
+    audio is dropped); with ``tell_server``, truncate it at what was played. Read after the
+    clear: the speaker may hand one more period over until then, and that was heard."""
+    facts = ctx.facts
     ctx.speaker.clear()
-    for item_id, played in heard.items():
-        received = facts.received_bytes[item_id]
+    for item_id, received in list(facts.received_bytes.items()):
+        if item_id in facts.interrupted_items:
+            continue  # truncated when it was cut; the server knows
+        played = ctx.speaker.played_bytes(item_id)
         if played >= received:
             continue  # fully played: the user heard all of it, nothing to truncate
         facts.interrupted_items.add(item_id)
         facts.transcript.mark_interrupted(item_id)
-        heard_ms = min(played, received) // BYTES_PER_MS
         facts.note_truncation(item_id, played)
-        if heard_ms > 0:
+        heard_ms = played // BYTES_PER_MS
+        if tell_server and heard_ms > 0:
             ctx.send(ctx.codec.truncate(item_id, 0, heard_ms))
-    if facts.active_response_id is not None:
-        facts.interrupted_responses.add(facts.active_response_id)
-        if not ctx.session.turn_detection.server_cancels_on_speech:
-            ctx.send(ctx.codec.response_cancel())
-    return True
 
 
 # --- Following the response -------------------------------------------------------------
@@ -99,7 +119,7 @@ def note_response_done(ctx: ConversationContext, ev: ResponseDone) -> None:
         if item.type == "message" and item.id and facts.transcript.is_assistant_item(item.id):
             facts.transcript.assistant_done(item.id)
     ctx.release_transcript()
-    if facts.owe_response_create and not facts.response_active:
+    if facts.owe_response_create and not facts.waiting_for_server:
         facts.owe_response_create = False
         ctx.send(ctx.codec.response_create())
 

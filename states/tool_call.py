@@ -63,7 +63,10 @@ def take_call(ctx: ConversationContext, ev: OutputItemDone) -> bool:
 def start_call(ctx: ConversationContext, call: PendingCall) -> None:
     """Run the call, or answer it at once when it cannot run."""
     if call.name == FINISH_TOOL_NAME:
+        # The model is saying goodbye: nothing more is asked of it, not even a response
+        # an earlier batch or turn was still owed.
         ctx.facts.finishing = True
+        ctx.facts.owe_response_create = False
         _answer_now(ctx, call, FINISH_OUTPUT)
         return
     if call.name not in ctx.tool_names:
@@ -161,7 +164,7 @@ class ToolCall(LiveState):
         if facts.finishing:
             ctx.set_timer("goodbye", ctx.controller.goodbye_timeout)
             self.finish_when_played()
-        elif facts.response_active:
+        elif facts.waiting_for_server:
             facts.owe_response_create = True  # asked for once that response is done
         else:
             ctx.send(ctx.codec.response_create())

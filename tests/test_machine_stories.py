@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from controller.inbox import PlaybackDrained, StopRequested, ToolFinished, TransportClosed
+from controller.inbox import (
+    LocalSpeechStarted,
+    LocalTurnEnded,
+    PlaybackDrained,
+    StopRequested,
+    ToolFinished,
+    TransportClosed,
+)
 from controller.machine import ConversationChart
 from tests.harness import Story
 
@@ -303,3 +310,70 @@ def test_a_call_that_arrives_after_its_response_done_is_answered() -> None:
     assert [e["item"]["call_id"] for e in story.sent_of("conversation.item.create")] == [
         "call_1"]
     assert story.sent_of("response.create")
+
+
+# --- Barge-in before, between and after answers (found in review) ------------------------
+
+
+def truncations(story: Story) -> list[tuple[str, int]]:
+    return [(e["item_id"], e["audio_end_ms"]) for e in story.sent_of("conversation.item.truncate")]
+
+
+def test_a_second_barge_in_truncates_only_the_item_it_cuts() -> None:
+    story = Story().connect().response_started("resp_1")
+    story.audio(1000, item_id="item_a1", response_id="resp_1").wait(0.3).speech_started()
+    story.response_done("resp_1", status="cancelled").wait(0.1)
+    story.response_started("resp_2").audio(1000, item_id="item_a2", response_id="resp_2")
+    story.wait(0.5).speech_started()
+    assert truncations(story) == [("item_a1", 300), ("item_a2", 500)]
+
+
+def test_talking_over_a_response_that_has_not_spoken_yet_cancels_it() -> None:
+    # interrupt_response false: the server will not cancel, so convctl does (PROTOCOL §5).
+    story = Story(config={"turn_detection": {"type": "server_vad",
+                                              "interrupt_response": False}})
+    story.connect().response_started("resp_1").speech_started()
+    assert story.sent_of("response.cancel") == [{"type": "response.cancel"}]
+    story.speech_started()
+    assert len(story.sent_of("response.cancel")) == 1, "cancelled once"
+
+
+def test_push_to_talk_over_a_response_that_has_not_spoken_yet_cancels_it() -> None:
+    story = Story(config={"turn_detection": "none"}).connect().response_started("resp_1")
+    story.post(LocalSpeechStarted())
+    assert story.sent_of("response.cancel") == [{"type": "response.cancel"}]
+
+
+def test_audio_of_a_response_the_user_talked_over_before_it_spoke_is_not_played() -> None:
+    story = Story().connect().response_started("resp_1").speech_started()
+    story.audio(400, item_id="item_a1", response_id="resp_1")  # already on the wire
+    assert story.replay.speaker.is_drained()
+    assert story.sent_of("conversation.item.truncate") == []
+
+
+# --- Responses asked for one at a time (found in review) ---------------------------------
+
+
+def test_a_push_to_talk_turn_waits_for_the_response_already_asked_for() -> None:
+    story = Story(config={"turn_detection": "none"}, tools=[{"name": "t", "result": 1}])
+    story.connect().wait(0.5)  # the microphone fills the input buffer
+    story.response_started("resp_1").function_call("call_1", "t", "{}")
+    story.response_done("resp_1").wait(0)
+    assert len(story.sent_of("response.create")) == 1, "the tool batch's"
+    story.wait(0.3).post(LocalTurnEnded())  # before that response has begun
+    assert len(story.sent_of("response.create")) == 1, "not a second one in flight"
+    story.response_started("resp_2").response_done("resp_2")
+    assert len(story.sent_of("response.create")) == 2, "the turn's, once resp_2 is done"
+
+
+def test_the_finish_tool_cancels_a_response_create_that_was_owed() -> None:
+    story = Story(tools=[{"name": "slow", "result": {"ok": 1}, "delay": 3.0}]).connect()
+    story.response_started("resp_1").function_call("call_1", "slow", "{}", response_id="resp_1")
+    story.response_done("resp_1").wait(1.0)
+    # "Never mind, bye": the server answers that turn while the tool still runs.
+    story.response_started("resp_bye").audio(3000, item_id="item_bye", response_id="resp_bye")
+    story.wait(2.5)  # the tool's output went out; its response.create waits for resp_bye
+    story.function_call("call_fin", "end_conversation", "{}", response_id="resp_bye")
+    story.response_done("resp_bye").wait(10)
+    assert story.sent_of("response.create") == [], "nothing is asked after the goodbye"
+    assert story.state == "Finished"

@@ -193,3 +193,31 @@ def test_a_response_cut_off_by_the_drop_is_not_asked_for_again() -> None:
     story = Story().connect().response_started().audio(500)
     story.post(TransportClosed(code=1006)).wait(1).connect()
     assert not story.sent_of("response.create")
+
+
+def test_a_barge_in_after_a_reconnect_truncates_nothing_of_the_dead_session() -> None:
+    story = Story().connect().response_started("resp_1")
+    story.audio(2000, item_id="item_a1", response_id="resp_1")
+    story.wait(0.5).post(TransportClosed(code=1006, reason="abnormal"))
+    story.wait(1.0).connect()
+    story.response_started("resp_2").audio(1000, item_id="item_b1", response_id="resp_2")
+    story.wait(0.4).speech_started()
+    truncates = story.sent_of("conversation.item.truncate")
+    assert [(t["item_id"], t["audio_end_ms"]) for t in truncates] == [("item_b1", 400)]
+
+
+def test_a_drop_during_the_goodbye_still_hangs_up() -> None:
+    story = Story().connect().response_started("resp_1").audio(3000)
+    story.function_call("call_fin", "end_conversation", "{}").response_done("resp_1")
+    assert story.state == "ToolCall"
+    story.wait(1.0).post(TransportClosed(code=1006, reason="abnormal"))
+    story.wait(1.0).connect()
+    assert story.state == "Finished", "the goodbye was said; nothing is left to talk about"
+
+
+def test_a_drop_during_the_goodbye_in_push_to_talk_still_hangs_up() -> None:
+    story = Story(config={"turn_detection": "none"}).connect().response_started("resp_1")
+    story.audio(3000).function_call("call_fin", "end_conversation", "{}")
+    story.response_done("resp_1").wait(1.0).post(TransportClosed(code=1006, reason="abnormal"))
+    story.wait(1.0).connect()
+    assert story.state == "Finished"
