@@ -121,6 +121,9 @@ class ConversationFacts:
         self.reconnect_attempt = 0
         self.restore_context = False
         self.recycle_due = False
+        # The user has started a turn that no response has answered yet (speaking, or
+        # said and committed): not a moment to recycle the session.
+        self.user_turn_open = False
         # A response.create that the dead session never turned into a response: asked
         # again once the new session is ready (it was not cut off; it never began).
         self.ask_again_after_reconnect = False
@@ -138,6 +141,7 @@ class ConversationFacts:
 
     def response_created(self, response_id: str | None) -> None:
         self.awaiting_response = False
+        self.user_turn_open = False
         self.active_response_id = response_id or "resp_unknown"
 
     def response_done(self, response_id: str | None) -> None:
@@ -201,6 +205,7 @@ class ConversationFacts:
         self.awaiting_response = False
         self.session_configured = False
         self.restore_context = True
+        self.user_turn_open = False
         if self.pending_calls:
             self.calls_response_done = True  # the response that made them is gone
 

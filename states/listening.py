@@ -25,6 +25,10 @@ from states.responding import (
 )
 
 MIN_COMMIT_MS = 100
+# How often a recycle that found the user mid-turn looks again. (A turn the server never
+# answers - server VAD with create_response off - holds it off; the session's expiry and
+# the reconnect that follows are the backstop.)
+RECYCLE_RETRY_S = 1.0
 
 
 def input_exhausted(ctx: ConversationContext) -> None:
@@ -38,6 +42,7 @@ def end_user_turn(ctx: ConversationContext) -> None:
     if ctx.session.turn_detection.mode != "none" or ctx.facts.finishing:
         return  # the server owns turn ends; after the goodbye there is no next turn
     if ctx.uplink.buffered_ms() < MIN_COMMIT_MS:
+        ctx.facts.user_turn_open = False  # a noise, not a turn: nothing waits for an answer
         return  # nothing (or too little) said: committing would be rejected
     ctx.send(ctx.codec.input_audio_commit())
     ctx.uplink.committed()
@@ -85,13 +90,19 @@ class Listening(LiveState):
         self.recycle_if_quiet()
 
     def recycle_if_quiet(self) -> None:
-        """Before the session expires, between turns, never mid-response: start a new
-        session with the conversation so far."""
-        ctx = self.ctx
-        if ctx.facts.recycle_due and ctx.turn_settled() and not ctx.facts.owe_response_create:
-            ctx.console.diagnostic("recycling the session before it expires")
-            ctx.transport.close(1000, "recycling the session before it expires")
-            ctx.fire("reconnect")
+        """Before the session expires, between turns - never mid-response, nor while the
+        user is speaking or waits for the answer to what they said (that turn would be
+        lost with the old session): start a new session with the conversation so far."""
+        ctx, facts = self.ctx, self.ctx.facts
+        if not facts.recycle_due:
+            return
+        if (facts.user_turn_open or facts.waiting_for_server or facts.owe_response_create
+                or not ctx.turn_settled()):
+            ctx.set_timer("recycle_retry", RECYCLE_RETRY_S, daemon=True)  # a turn is open
+            return
+        ctx.console.diagnostic("recycling the session before it expires")
+        ctx.transport.close(1000, "recycling the session before it expires")
+        ctx.fire("reconnect")
 
     def exit(self) -> None:
         self.ctx.cancel_timer("input_done")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from controller.inbox import InputExhausted, StopRequested, TransportClosed, TransportFailed
+from controller.inbox import (
+    InputExhausted,
+    LocalSpeechStarted,
+    LocalTurnEnded,
+    StopRequested,
+    TransportClosed,
+    TransportFailed,
+)
 from tests.harness import Story
 
 
@@ -116,6 +123,35 @@ def test_the_session_is_recycled_before_it_expires_between_turns() -> None:
     assert story.replay.transport.close_code == 1000
     story.wait(0.1).connect()
     assert story.state == "Listening"
+
+
+def session_expiring_in_400_s(margin: int = 300, **config: object) -> Story:
+    story = Story(config={"recycle_margin": margin, **config})
+    epoch = story.replay.clock.epoch()
+    story.server("session.created", session={"id": "sess_1", "expires_at": int(epoch) + 400})
+    story.server("session.updated", session={})
+    return story  # the recycle is due at 100 s
+
+
+def test_the_recycle_waits_while_the_user_is_speaking() -> None:
+    story = session_expiring_in_400_s()
+    story.wait(99.5).speech_started().wait(1.0)
+    assert story.state == "Listening", "not cut off mid-sentence"
+    story.server("input_audio_buffer.speech_stopped", audio_end_ms=101000, item_id="item_u1")
+    story.server("input_audio_buffer.committed", item_id="item_u1", previous_item_id=None)
+    story.wait(1.5)
+    assert story.state == "Listening", "the question waits for its answer"
+    story.response_started().audio(500).response_done().wait(2.0)
+    assert story.states[-2:] == ["Listening", "Connecting"], "then, between turns"
+
+
+def test_a_push_to_talk_noise_does_not_hold_the_recycle_off() -> None:
+    story = session_expiring_in_400_s(turn_detection="none")
+    story.wait(99.0).post(LocalTurnEnded())  # a turn: committed, answered
+    story.response_started().response_done()
+    story.post(LocalSpeechStarted()).post(LocalTurnEnded())  # a click: too short to commit
+    story.wait(2.0)
+    assert story.states[-2:] == ["Listening", "Connecting"]
 
 
 def test_ctrl_c_during_the_backoff_ends_cleanly() -> None:
