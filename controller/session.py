@@ -121,9 +121,10 @@ class ConversationFacts:
         self.reconnect_attempt = 0
         self.restore_context = False
         self.recycle_due = False
-        # The user has started a turn that no response has answered yet (speaking, or
-        # said and committed): not a moment to recycle the session.
-        self.user_turn_open = False
+        # The user is speaking (speech started, the turn not committed yet), or their
+        # committed turn has no response yet: not a moment to recycle the session.
+        self.user_speaking = False
+        self.turn_unanswered = False
         # A response.create that the dead session never turned into a response: asked
         # again once the new session is ready (it was not cut off; it never began).
         self.ask_again_after_reconnect = False
@@ -141,8 +142,17 @@ class ConversationFacts:
 
     def response_created(self, response_id: str | None) -> None:
         self.awaiting_response = False
-        self.user_turn_open = False
+        self.turn_unanswered = False
         self.active_response_id = response_id or "resp_unknown"
+
+    @property
+    def user_turn_open(self) -> bool:
+        return self.user_speaking or self.turn_unanswered
+
+    def user_turn_committed(self) -> None:
+        """The user's turn is in the server's hands: answered by the next response."""
+        self.user_speaking = False
+        self.turn_unanswered = True
 
     def response_done(self, response_id: str | None) -> None:
         if response_id is None or response_id == self.active_response_id:
@@ -205,7 +215,7 @@ class ConversationFacts:
         self.awaiting_response = False
         self.session_configured = False
         self.restore_context = True
-        self.user_turn_open = False
+        self.user_speaking = self.turn_unanswered = False
         if self.pending_calls:
             self.calls_response_done = True  # the response that made them is gone
 

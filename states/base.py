@@ -101,6 +101,11 @@ class LiveState(StateBehaviour):
         facts = self.ctx.facts
         if self.is_fatal_close(ev):
             self.ctx.fail(facts.fatal_reason or close_reason(ev))
+        elif facts.finishing and all(c.answered for c in facts.pending_calls.values()):
+            # The goodbye was being said and the finish call is answered: nothing is left
+            # to talk about on a new connection. Hang up.
+            self.ctx.console.diagnostic(f"{close_reason(ev)} during the goodbye; hanging up")
+            self.ctx.fire("hang_up")
         elif self.ctx.controller.reconnect_attempts > 0:
             # An unexpected close, a network error, an expired session: come back with
             # the conversation so far (states/connecting.py).
@@ -132,6 +137,10 @@ class LiveState(StateBehaviour):
     # --- What the user said -------------------------------------------------------------
 
     def on_input_committed(self, ev: InputCommitted) -> None:
+        # Server turn detection ended the user's turn; its response is still to come.
+        # (In push-to-talk convctl committed it and asked for the response itself.)
+        if self.ctx.session.turn_detection.mode != "none":
+            self.ctx.facts.user_turn_committed()
         if self.ctx.session.transcription is not None:
             self.ctx.facts.transcript.user_committed(ev.item_id)
 

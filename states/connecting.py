@@ -129,11 +129,6 @@ class Connecting(LiveState):
             # and was cut off is not asked for again. (Calls still unanswered are
             # answered from ToolCall, which asks for the response itself.)
             self.ctx.send(self.ctx.codec.response_create())
-        if facts.finishing and not any(not c.answered for c in facts.pending_calls.values()):
-            # The model had said goodbye and its finish call was answered; the goodbye was
-            # cut with the lost connection. There is nothing left to say: hang up.
-            self.ctx.fire("hang_up")
-            return
         self.ctx.fire("session_ready")
 
     def arm_recycle(self) -> None:

@@ -42,10 +42,11 @@ def end_user_turn(ctx: ConversationContext) -> None:
     if ctx.session.turn_detection.mode != "none" or ctx.facts.finishing:
         return  # the server owns turn ends; after the goodbye there is no next turn
     if ctx.uplink.buffered_ms() < MIN_COMMIT_MS:
-        ctx.facts.user_turn_open = False  # a noise, not a turn: nothing waits for an answer
+        ctx.facts.user_speaking = False  # a noise, not a turn: nothing waits for an answer
         return  # nothing (or too little) said: committing would be rejected
     ctx.send(ctx.codec.input_audio_commit())
     ctx.uplink.committed()
+    ctx.facts.user_speaking = False  # the response.create below (or owed) answers it
     if ctx.facts.waiting_for_server:
         # A response is still finishing (or was asked for and has not begun): ask once
         # it is done - the server takes one response at a time.

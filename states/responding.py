@@ -65,7 +65,7 @@ def barge_in(ctx: ConversationContext) -> bool:
     are dropped; cancelled here when the server will not do it itself) - also when it has
     not spoken yet. A response whose audio has all played, with only its response.done
     still to come, is left alone. Returns whether anything was cut."""
-    ctx.facts.user_turn_open = True
+    ctx.facts.user_speaking = True
     if ctx.controller.duplex == "half":
         return False
     cut = False

@@ -145,6 +145,20 @@ def test_the_recycle_waits_while_the_user_is_speaking() -> None:
     assert story.states[-2:] == ["Listening", "Connecting"], "then, between turns"
 
 
+def test_the_recycle_waits_for_a_turn_begun_while_a_response_was_asked_for() -> None:
+    # The response asked for before the user began speaking does not answer what they
+    # are saying now.
+    story = session_expiring_in_400_s(turn_detection="none")
+    story.wait(99.0).post(LocalSpeechStarted()).wait(1.0).post(LocalTurnEnded())
+    story.wait(0.2).post(LocalSpeechStarted())  # "...and also" - still talking
+    story.response_started("resp_1").audio(300, response_id="resp_1").response_done("resp_1")
+    story.wait(1.5)
+    assert story.state == "Listening", "not recycled mid-sentence"
+    story.post(LocalTurnEnded())
+    story.response_started("resp_2").response_done("resp_2").wait(1.5)
+    assert story.states[-2:] == ["Listening", "Connecting"]
+
+
 def test_a_push_to_talk_noise_does_not_hold_the_recycle_off() -> None:
     story = session_expiring_in_400_s(turn_detection="none")
     story.wait(99.0).post(LocalTurnEnded())  # a turn: committed, answered
@@ -242,18 +256,28 @@ def test_a_barge_in_after_a_reconnect_truncates_nothing_of_the_dead_session() ->
     assert [(t["item_id"], t["audio_end_ms"]) for t in truncates] == [("item_b1", 400)]
 
 
-def test_a_drop_during_the_goodbye_still_hangs_up() -> None:
+def test_a_drop_during_the_goodbye_hangs_up_without_reconnecting() -> None:
     story = Story().connect().response_started("resp_1").audio(3000)
     story.function_call("call_fin", "end_conversation", "{}").response_done("resp_1")
     assert story.state == "ToolCall"
     story.wait(1.0).post(TransportClosed(code=1006, reason="abnormal"))
-    story.wait(1.0).connect()
     assert story.state == "Finished", "the goodbye was said; nothing is left to talk about"
+    assert story.replay.transport.opens == 1
 
 
-def test_a_drop_during_the_goodbye_in_push_to_talk_still_hangs_up() -> None:
+def test_a_drop_during_the_goodbye_in_push_to_talk_hangs_up() -> None:
     story = Story(config={"turn_detection": "none"}).connect().response_started("resp_1")
     story.audio(3000).function_call("call_fin", "end_conversation", "{}")
     story.response_done("resp_1").wait(1.0).post(TransportClosed(code=1006, reason="abnormal"))
-    story.wait(1.0).connect()
+    assert story.state == "Finished"
+
+
+def test_a_drop_before_the_finish_call_was_answered_delivers_it_then_hangs_up() -> None:
+    story = Story().connect().response_started("resp_1").audio(1000)
+    story.function_call("call_fin", "end_conversation", "{}")  # no response.done yet
+    story.post(TransportClosed(code=1006, reason="abnormal")).wait(1.0).connect()
+    outputs = [e for e in story.sent_of("conversation.item.create")
+               if e["item"]["type"] == "function_call_output"]
+    assert [o["item"]["call_id"] for o in outputs] == ["call_fin"]
+    story.wait(1.0)
     assert story.state == "Finished"
