@@ -207,11 +207,15 @@ class ClientEvents:
     # --- Responses ----------------------------------------------------------------------
 
     def response_create(
-        self, *, instructions: str | None = None,
+        self, *, event_id: str | None = None, instructions: str | None = None,
         output_modality: Literal["audio", "text"] | None = None,
         max_output_tokens: int | Literal["inf"] | None = None,
     ) -> Event:
-        """``response.create``; the keywords override the session for this response only."""
+        """``response.create``; the keywords override the session for this response only.
+        ``event_id`` tags it, so an ``error`` about it names it (``error.event_id``)."""
+        event: Event = {"type": "response.create"}
+        if event_id is not None:
+            event["event_id"] = event_id
         overrides: Event = {}
         if instructions is not None:
             overrides["instructions"] = instructions
@@ -221,9 +225,9 @@ class ClientEvents:
             overrides[key] = list(modalities[output_modality])
         if max_output_tokens is not None:
             overrides[self._max_tokens_key] = max_output_tokens
-        if not overrides:
-            return {"type": "response.create"}
-        return {"type": "response.create", "response": overrides}
+        if overrides:
+            event["response"] = overrides
+        return event
 
     def response_cancel(self, response_id: str | None = None) -> Event:
         """``response.cancel``; without an id the server cancels the active response."""

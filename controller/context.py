@@ -85,6 +85,12 @@ class ConversationContext:
             self.facts.awaiting_response = True
             self.watch_the_server()
 
+    def ask_for_response(self) -> None:
+        """``response.create``, tagged: if the server rejects it because a response it began
+        itself is active (a new user turn during a tool round), the error names it, and it
+        is asked for again once that response is done (PROTOCOL.md §6.2)."""
+        self.send(self.codec.response_create(event_id=self.facts.next_create_event_id()))
+
     def watch_the_server(self) -> None:
         """While a response is due, check now and then that the server still speaks."""
         if "server_watchdog" not in self._timers:

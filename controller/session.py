@@ -86,6 +86,9 @@ class ConversationFacts:
         # The response the server is generating: response.created seen, response.done not yet.
         self.active_response_id: str | None = None
         self.last_done_response_id: str | None = None
+        # The tag of the last response.create sent (an error about it names it).
+        self.last_create_event_id: str | None = None
+        self._creates = itertools.count(1)
         # The response whose audio arrived last (has the active response spoken yet?).
         self.last_audio_response_id: str | None = None
         # Audio bytes received per assistant item, oldest first (bounded).
@@ -139,6 +142,10 @@ class ConversationFacts:
     def waiting_for_server(self) -> bool:
         """A response is due from the server (silence now means trouble)."""
         return self.active_response_id is not None or self.awaiting_response
+
+    def next_create_event_id(self) -> str:
+        self.last_create_event_id = f"evt_convctl_create_{next(self._creates)}"
+        return self.last_create_event_id
 
     def response_created(self, response_id: str | None) -> None:
         self.awaiting_response = False

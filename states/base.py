@@ -93,9 +93,20 @@ class LiveState(StateBehaviour):
             self.ctx.fail(f"server error {ev.code}: {ev.message}" + (f" ({hint})" if hint else ""))
             return
         # Errors are non-fatal unless a close follows (PROTOCOL.md §8): log and go on.
-        self.ctx.facts.counters.nonfatal_errors += 1
+        facts = self.ctx.facts
+        facts.counters.nonfatal_errors += 1
         self.ctx.console.diagnostic(f"server error {ev.code or ev.error_type}: {ev.message}",
                                     level="warning")
+        if (ev.code == "conversation_already_has_active_response" and not facts.finishing
+                and ev.client_event_id is not None
+                and ev.client_event_id == facts.last_create_event_id):
+            # Our response.create lost a race with a response the server began itself:
+            # ask again once that one is done (PROTOCOL.md §6.2).
+            facts.awaiting_response = False
+            facts.owe_response_create = True
+            if not facts.waiting_for_server:
+                facts.owe_response_create = False
+                self.ctx.ask_for_response()
 
     def on_transport_closed(self, ev: TransportClosed) -> None:
         facts = self.ctx.facts

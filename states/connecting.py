@@ -128,7 +128,7 @@ class Connecting(LiveState):
             # result waiting to be spoken): ask the new one. A response that had begun
             # and was cut off is not asked for again. (Calls still unanswered are
             # answered from ToolCall, which asks for the response itself.)
-            self.ctx.send(self.ctx.codec.response_create())
+            self.ctx.ask_for_response()
         self.ctx.fire("session_ready")
 
     def arm_recycle(self) -> None:

@@ -52,7 +52,7 @@ def end_user_turn(ctx: ConversationContext) -> None:
         # it is done - the server takes one response at a time.
         ctx.facts.owe_response_create = True
     else:
-        ctx.send(ctx.codec.response_create())
+        ctx.ask_for_response()
 
 
 class Listening(LiveState):

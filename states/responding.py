@@ -122,7 +122,7 @@ def note_response_done(ctx: ConversationContext, ev: ResponseDone) -> None:
     ctx.release_transcript()
     if facts.owe_response_create and not facts.waiting_for_server:
         facts.owe_response_create = False
-        ctx.send(ctx.codec.response_create())
+        ctx.ask_for_response()
 
 
 def note_item_added(ctx: ConversationContext, ev: OutputItemAdded) -> None:

@@ -167,7 +167,7 @@ class ToolCall(LiveState):
         elif facts.waiting_for_server:
             facts.owe_response_create = True  # asked for once that response is done
         else:
-            ctx.send(ctx.codec.response_create())
+            ctx.ask_for_response()
 
     def finish_when_played(self) -> None:
         if self.ctx.facts.finishing and batch_answered(self.ctx) and self.ctx.turn_settled():

@@ -377,3 +377,27 @@ def test_the_finish_tool_cancels_a_response_create_that_was_owed() -> None:
     story.response_done("resp_bye").wait(10)
     assert story.sent_of("response.create") == [], "nothing is asked after the goodbye"
     assert story.state == "Finished"
+
+
+def test_a_response_create_that_lost_a_race_is_asked_again_after_the_winner() -> None:
+    story = Story(tools=[{"name": "t", "result": 1}]).connect().response_started("resp_1")
+    story.function_call("call_1", "t", "{}").response_done("resp_1").wait(0)
+    (create,) = story.sent_of("response.create")
+    story.response_started("resp_user")  # the server answered a new user turn first
+    story.server("error", error={
+        "type": "invalid_request_error", "code": "conversation_already_has_active_response",
+        "message": "Conversation already has an active response in progress: resp_user.",
+        "event_id": create["event_id"]})
+    assert len(story.sent_of("response.create")) == 1, "not while resp_user is active"
+    story.audio(300, item_id="item_u", response_id="resp_user").response_done("resp_user")
+    assert len(story.sent_of("response.create")) == 2, "asked again (PROTOCOL.md §6.2)"
+
+
+def test_an_error_about_an_event_convctl_did_not_send_changes_nothing() -> None:
+    story = Story().connect().response_started("resp_1")
+    story.server("error", error={
+        "type": "invalid_request_error", "code": "conversation_already_has_active_response",
+        "message": "Conversation already has an active response in progress: resp_1.",
+        "event_id": "evt_someone_else"})
+    story.response_done("resp_1").wait(1)
+    assert story.sent_of("response.create") == []
