@@ -91,6 +91,14 @@ class ConversationContext:
         is asked for again once that response is done (PROTOCOL.md §6.2)."""
         self.send(self.codec.response_create(event_id=self.facts.next_create_event_id()))
 
+    def ask_for_response_when_free(self) -> None:
+        """Ask now, or - while a response is active or asked for (the server takes one at
+        a time) - once that response is done."""
+        if self.facts.waiting_for_server:
+            self.facts.owe_response_create = True
+        else:
+            self.ask_for_response()
+
     def watch_the_server(self) -> None:
         """While a response is due, check now and then that the server still speaks."""
         if "server_watchdog" not in self._timers:

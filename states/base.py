@@ -103,10 +103,7 @@ class LiveState(StateBehaviour):
             # Our response.create lost a race with a response the server began itself:
             # ask again once that one is done (PROTOCOL.md §6.2).
             facts.awaiting_response = False
-            facts.owe_response_create = True
-            if not facts.waiting_for_server:
-                facts.owe_response_create = False
-                self.ctx.ask_for_response()
+            self.ctx.ask_for_response_when_free()
 
     def on_transport_closed(self, ev: TransportClosed) -> None:
         facts = self.ctx.facts

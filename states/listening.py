@@ -46,13 +46,8 @@ def end_user_turn(ctx: ConversationContext) -> None:
         return  # nothing (or too little) said: committing would be rejected
     ctx.send(ctx.codec.input_audio_commit())
     ctx.uplink.committed()
-    ctx.facts.user_speaking = False  # the response.create below (or owed) answers it
-    if ctx.facts.waiting_for_server:
-        # A response is still finishing (or was asked for and has not begun): ask once
-        # it is done - the server takes one response at a time.
-        ctx.facts.owe_response_create = True
-    else:
-        ctx.ask_for_response()
+    ctx.facts.user_speaking = False  # the response asked for here answers it
+    ctx.ask_for_response_when_free()
 
 
 class Listening(LiveState):

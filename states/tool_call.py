@@ -164,10 +164,8 @@ class ToolCall(LiveState):
         if facts.finishing:
             ctx.set_timer("goodbye", ctx.controller.goodbye_timeout)
             self.finish_when_played()
-        elif facts.waiting_for_server:
-            facts.owe_response_create = True  # asked for once that response is done
         else:
-            ctx.ask_for_response()
+            ctx.ask_for_response_when_free()
 
     def finish_when_played(self) -> None:
         if self.ctx.facts.finishing and batch_answered(self.ctx) and self.ctx.turn_settled():
