@@ -6,7 +6,9 @@ microphone and speaker, and a scripted realtime server on 127.0.0.1
 
 (a) barge-in latency: ``input_audio_buffer.speech_started`` arriving on the socket -> the
     last assistant sample handed to the device (the end of the last write that carried
-    assistant audio), over >= 50 interruptions; target p99 <= 20 ms (one period) + 5 ms;
+    assistant audio), over >= 50 interruptions; target p99 <= 20 ms (one period) + 5 ms.
+    Also printed: speech_started -> the device's buffer dropped, when the speaker falls
+    silent (what was handed but not yet played is discarded, not played out);
 (b) first-audio latency: the first audio delta of a response arriving on the socket ->
     its first sample handed to the device (the start of the write that carries it);
     same target;
@@ -219,17 +221,24 @@ def child(url: str, trace_path: str) -> None:
 
     speaker = conversation.speaker
     write = speaker._write_period
+    drop = speaker._drop_device_audio
+    drops: list[float] = []
 
     def timed_write(period: Any) -> None:
         began = time.perf_counter()
         write(period)
         writes.append((began, time.perf_counter(), list(period.parts)))
 
+    def timed_drop() -> None:
+        drop()
+        drops.append(time.perf_counter())
+
     conversation.transport._parse = timed_parse
     speaker._write_period = timed_write  # type: ignore[method-assign]
+    speaker._drop_device_audio = timed_drop  # type: ignore[method-assign]
     outcome = conversation.run()
     Path(trace_path).write_text(json.dumps({"state": outcome.state, "arrivals": arrivals,
-                                            "writes": writes}))
+                                            "writes": writes, "drops": drops}))
 
 
 def first_audio_latencies(trace: dict[str, Any]) -> list[float]:
@@ -257,7 +266,20 @@ def barge_in_latencies(trace: dict[str, Any]) -> list[float]:
     return latencies
 
 
-def measure_latencies(env: dict[str, str], count: int) -> tuple[list[float], list[float]]:
+def silence_latencies(trace: dict[str, Any]) -> list[float]:
+    """``speech_started`` -> the device's buffer dropped (the speaker is silent), for each
+    interruption that found audio in the device."""
+    latencies = []
+    for arrived, kind, _ in trace["arrivals"]:
+        if kind == "speech_started":
+            dropped = next((d for d in trace["drops"] if d >= arrived), None)
+            if dropped is not None and dropped - arrived < 1.0:
+                latencies.append(1000 * (dropped - arrived))
+    return latencies
+
+
+def measure_latencies(env: dict[str, str], count: int
+                      ) -> tuple[list[float], list[float], list[float]]:
     from scripted_server import ScriptedServer
 
     with tempfile.TemporaryDirectory() as folder, \
@@ -270,7 +292,7 @@ def measure_latencies(env: dict[str, str], count: int) -> tuple[list[float], lis
             raise SystemExit(f"the latency conversation failed: {server.failures} "
                              f"{child_run.stderr[-2000:]}")
         trace = json.loads(trace_path.read_text())
-    return barge_in_latencies(trace), first_audio_latencies(trace)
+    return barge_in_latencies(trace), first_audio_latencies(trace), silence_latencies(trace)
 
 
 # --- (c) CPU of convctl run; (d) start-up -----------------------------------------------------
@@ -387,8 +409,11 @@ def main() -> None:
     results = []
     compile_bytecode()
     with virtual_devices() as env:
-        barge, first = measure_latencies(env, args.interruptions)
+        barge, first, silent = measure_latencies(env, args.interruptions)
         results.append(report_latency("(a) barge-in latency   ", barge))
+        print(f"    and on to silence (the device's buffer dropped): n={len(silent)} p50 "
+              f"{percentile(silent, 50):.1f} ms  p99 {percentile(silent, 99):.1f} ms  max "
+              f"{max(silent):.1f} ms")
         results.append(report_latency("(b) first-audio latency", first))
         runs = []
         for _ in range(args.cpu_runs):

@@ -8,25 +8,25 @@ everything:
   costs CPU in the sound server's client library: reading 100 ms at a time instead of
   20 ms more than halves the microphone's cost (benchmarks/bench_live.py). The price is
   up to 80 ms more before the server hears the start or end of speech, small beside its
-  voice activity detection (a 500 ms silence ends a turn). The speaker still works in 20 ms
-  periods, so playback stops as fast as ever once ``speech_started`` arrives.
-- the speaker thread sleeps until the device has room for a 20 ms period, then takes
-  the next period from the queue and writes it (the write does not block), counting what
-  it wrote per item. While there is nothing to play it rests (no writes, no wake-ups);
-  queued audio wakes it at once, so a response's first period reaches the device within
-  about a millisecond instead of waiting behind a period of silence.
+  voice activity detection (a 500 ms silence ends a turn).
+- the speaker thread sleeps until the device has room for a block (``SPEAKER_BLOCK_MS``,
+  60 ms), then takes up to a block of queued audio and writes it (the write does not
+  block), counting what it wrote per item. While there is nothing to play it rests (no
+  writes, no wake-ups); queued audio wakes it at once, so a response's first audio
+  reaches the device within about a millisecond.
 
 Trouble is counted, never silent:
 - input overflow: PortAudio reports it on a read (PyAudio then closes the stream), so the
   lost block becomes silence, the stream is reopened, and ``overflows`` counts it;
 - output underrun: before each write the device buffer is checked; a completely empty
   buffer while audio is playing means the device starved, and ``underruns`` counts it
-  (a device that ran dry because the speaker rested is not starved).
+  (a device that ran dry because the speaker rested or dropped its audio is not starved).
 
-``clear()`` stops handing audio to the device at once: the speaker takes a period from
-the queue only when the device has room for it, so nothing cleared is still on its way.
-What the device has already buffered (up to 60 ms on PulseAudio) still plays, and
-``played_bytes`` includes it, since it was written.
+``clear()`` makes the speaker silent at once: nothing more is taken from the queue, and
+the speaker thread, woken by the clear, drops what the device still holds (up to three
+blocks) - about a millisecond on PulseAudio. ``played_bytes`` then counts what was
+heard: the device's unplayed part is taken back when ``clear`` returns, estimated from
+how full the device was after the last write and the time since.
 
 No conversation logic here, and no reads or writes outside the ports' own threads.
 """
@@ -44,6 +44,13 @@ from controller.audio_playback import DEFAULT_CAPACITY_MS, Period, PlaybackLoop
 from controller.audio_portaudio import DeviceInfo, PortAudio
 from controller.ports import FrameSink, Inbox
 from controller.settings import MIC_BLOCK_MS
+
+# The speaker hands the device 60 ms at a time (its PortAudio buffer holds three blocks).
+# Every block costs a wake-up of the speaker thread and of the sound server's client
+# thread: 60 ms blocks cost ~0.4 % of a core while playing, 20 ms periods ~1 %
+# (benchmarks/bench_live.py). A clear drops the device's buffer, so the block size does
+# not delay barge-in; writes are never padded, so it does not delay audio either.
+SPEAKER_BLOCK_MS = 60
 
 
 def _portaudio_error_code(exc: OSError) -> int | None:
@@ -108,56 +115,84 @@ class DeviceMicrophone(CaptureLoop):
 
 
 class DeviceSpeaker(PlaybackLoop):
-    """Speaker port on a PortAudio output device; rests until there is audio to play."""
+    """Speaker port on a PortAudio output device; rests until there is audio to play,
+    writes it in blocks of ``block_ms``, and drops what the device holds on ``clear``."""
 
     rests_when_idle = True
+    drops_on_clear = True
 
     def __init__(self, inbox: Inbox, *, device_index: int | None = None,
-                 capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
+                 capacity_ms: int = DEFAULT_CAPACITY_MS,
+                 block_ms: int = SPEAKER_BLOCK_MS) -> None:
+        if block_ms <= 0 or block_ms % PERIOD_MS:
+            raise ValueError(f"block_ms must be a positive multiple of {PERIOD_MS}, "
+                             f"got {block_ms}")
         super().__init__(inbox, name="speaker", capacity_ms=capacity_ms)
+        self._block_frames = PERIOD_FRAMES * block_ms // PERIOD_MS
         self._portaudio = PortAudio()
         try:
             self.device: DeviceInfo = self._portaudio.output_device(device_index)
-            self._stream = self._portaudio.open_output(self.device)
+            self._stream = self._portaudio.open_output(self.device, self._block_frames)
         except BaseException:
             self._portaudio.terminate()
             raise
         # Free space equal to the whole buffer means the device has nothing left to play.
-        self._device_buffer_frames = max(PERIOD_FRAMES, self._stream.get_write_available())
+        self._device_buffer_frames = max(self._block_frames,
+                                         self._stream.get_write_available())
         self._free_frames = self._device_buffer_frames
         self._start_thread()
 
     def _wait_for_room(self) -> bool:
-        """Sleep until the device has room for a period, so the period is chosen at the
+        """Sleep until the device has room for a block, so the block is chosen at the
         last moment: a ``clear`` while waiting leaves nothing of the old audio to hand
-        over. The device is asked only when the room known so far is too small: after a
-        write it has at least the room it had minus that period, and after a rest it
-        has played everything."""
-        free = self._device_buffer_frames if self._resumed else self._free_frames
+        over, and wakes this wait to drop what the device holds. The device is asked
+        only when the room known so far is too small (after a write it has at least the
+        room it had minus that block) or when the speaker has rested."""
+        free = self._stream.get_write_available() if self._resumed else self._free_frames
         while not self._stop.is_set():
-            if free >= PERIOD_FRAMES:
+            if self._drop_if_asked():
+                free = self._device_buffer_frames
+            if free >= self._block_frames:
                 self._free_frames = free
                 return True
-            time.sleep((PERIOD_FRAMES - free) / SAMPLE_RATE)  # at most one period
+            self._buffer.wait_for_attention(
+                self._stop, (self._block_frames - free) / SAMPLE_RATE)  # <= one block
             free = self._stream.get_write_available()
         return False
+
+    def _take_period(self) -> Period:
+        # Only the audio there is: a block is not padded with silence, so audio queued a
+        # moment later is not held back behind it.
+        return self._buffer.take_period(2 * self._block_frames, pad=False)
 
     def _write_period(self, period: Period) -> None:
         if self._free_frames >= self._device_buffer_frames:
             self._note_underrun(period)
-        self._stream.write(period.pcm, PERIOD_FRAMES, exception_on_underflow=False)
-        self._free_frames -= PERIOD_FRAMES  # at least this much room is left
+        frames = len(period.pcm) // 2
+        self._stream.write(period.pcm, frames, exception_on_underflow=False)
+        self._free_frames -= frames  # at least this much room is left
+
+    def _device_fill(self) -> int:
+        return 2 * (self._device_buffer_frames - self._free_frames)
+
+    def _drop_device_audio(self) -> None:
+        self._portaudio.drop_output(self._stream)
+        self._free_frames = self._device_buffer_frames
 
     def _close_output(self) -> None:
         try:
             self._let_the_device_finish()
-            _close_stream(self._stream)
+            # Closing a running stream discards its buffer, which is empty by now (a
+            # drain after the device ran dry could replay stale samples on PulseAudio).
+            with contextlib.suppress(OSError):
+                self._stream.close()
         finally:
             self._portaudio.terminate()
 
-    def _let_the_device_finish(self, limit: float = 0.3) -> None:
-        """What was handed to the device is still in its buffer (<= 60 ms) and stopping the
-        stream would drop it - the end of the goodbye. Wait (bounded) until it has played."""
+    def _let_the_device_finish(self, limit: float = 0.5) -> None:
+        """What was handed to the device is still in its buffer (up to three blocks) and
+        closing the stream would drop it - the end of the goodbye. Wait (bounded) until
+        it has played."""
         deadline = time.monotonic() + limit
         with contextlib.suppress(OSError):
             while (self._stream.get_write_available() < self._device_buffer_frames

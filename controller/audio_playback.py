@@ -1,11 +1,19 @@
 """The speaker's timeline: audio waiting to be played, what was played per item, drain.
 
 ``PlaybackBuffer`` is shared by every speaker (sound device or WAV file). The controller
-thread adds audio (``play``) and drops it (``clear``); the speaker's own thread takes one
-20 ms period at a time, writes it to the device, and reports the period finished. Played
-bytes are counted per item by the speaker thread when it hands a period to the device, so
-``played_bytes`` is exactly what barge-in truncation needs, and it stops growing the
-moment ``clear`` returns.
+thread adds audio (``play``) and drops it (``clear``); the speaker's own thread takes a
+period at a time (20 ms for a WAV file; up to a device block for a sound card), writes it
+to the device, and reports the period finished. Played bytes are counted per item by the
+speaker thread when it hands a period to the device, so ``played_bytes`` is what barge-in
+truncation needs, and it stops growing the moment ``clear`` returns.
+
+A sound card holds what it was handed in its own buffer (up to three blocks) before that
+is heard. Such a device ``drops_on_clear``: ``clear()`` takes back from the played
+counts what the device has not played yet (estimated from how full the device was after
+its last write and the time since, sample-clock exact at real-time pace) and asks the
+speaker thread to drop it (``take_drop_request``), so the speaker falls silent within a
+millisecond or two instead of playing its buffer out, and the model is told what was
+heard.
 
 ``PlaybackLoop`` is the speaker thread around a buffer; a subclass only says how one
 period reaches its device, and whether the device may rest: a sound card rests (no writes,
@@ -25,7 +33,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
@@ -34,6 +44,7 @@ from controller.ports import Inbox
 
 log = logging.getLogger("convctl.audio")
 
+BYTES_PER_SECOND = 1000 * BYTES_PER_MS
 # Five minutes of audio: far more than the server runs ahead of real time in practice.
 DEFAULT_CAPACITY_MS = 300_000
 CLOSE_DEADLINE_SECONDS = 2.0
@@ -49,13 +60,15 @@ class SpeakerStats:
     dropped_bytes: int = 0
     cleared_bytes: int = 0
     drained_posts: int = 0
+    unplayed_bytes: int = 0  # handed to the device, then dropped by a clear unheard
     error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """One 20 ms period as handed to the device: always ``PERIOD_BYTES`` long (silence
-    fills what the queue could not), with how many of its bytes belong to which item."""
+    """Audio as handed to the device in one write (a WAV file's 20 ms period is padded
+    with silence; a sound card's block is not), with how many of its bytes belong to
+    which item."""
 
     pcm: bytes
     parts: tuple[tuple[str, int], ...]
@@ -85,21 +98,32 @@ class _Chunk:
 
 
 class PlaybackBuffer:
-    """Bounded queue of item audio plus per-item played counters (thread-safe)."""
+    """Bounded queue of item audio plus per-item played counters (thread-safe).
 
-    def __init__(self, inbox: Inbox, *, capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
+    With ``drops_on_clear`` the device can drop what it holds: the speaker thread reports
+    how full the device is after each write (``finish_period(..., device_fill=...)``) and
+    ``clear()`` takes the unplayed part back (see the module docstring)."""
+
+    def __init__(self, inbox: Inbox, *, capacity_ms: int = DEFAULT_CAPACITY_MS,
+                 drops_on_clear: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._inbox = inbox
         self._capacity = capacity_ms * BYTES_PER_MS
+        self._drops_on_clear = drops_on_clear
+        self._clock = clock
         self._lock = threading.Lock()
         self._audio_queued = threading.Condition(self._lock)
+        self._attention = threading.Condition(self._lock)  # a drop to do, or stop
         self._queue: deque[_Chunk] = deque()
         self._queued = 0
         self._played: dict[str, int] = {}
         self._generation = 0
         self._in_flight: Period | None = None
         self._owes_drained = False
+        self._device = _DeviceFill()
+        self._drop_wanted = False
         self._counts = {"played_bytes": 0, "silent_periods": 0, "dropped_bytes": 0,
-                        "cleared_bytes": 0, "drained_posts": 0}
+                        "cleared_bytes": 0, "drained_posts": 0, "unplayed_bytes": 0}
 
     # --- Controller side ---
 
@@ -122,7 +146,8 @@ class PlaybackBuffer:
                         self._capacity // BYTES_PER_MS, dropped // BYTES_PER_MS, item_id)
 
     def clear(self) -> int:
-        """Drop everything queued; returns the bytes dropped. Silent from the next period."""
+        """Drop everything queued, and what a ``drops_on_clear`` device still holds;
+        returns the queued bytes dropped. ``played_bytes`` is final when this returns."""
         with self._lock:
             dropped = self._queued
             self._queue.clear()
@@ -130,6 +155,8 @@ class PlaybackBuffer:
             self._generation += 1
             self._owes_drained = False
             self._counts["cleared_bytes"] += dropped
+            if self._drops_on_clear:
+                self._take_back_unplayed()
         return dropped
 
     def played_bytes(self, item_id: str) -> int:
@@ -137,38 +164,84 @@ class PlaybackBuffer:
             return self._played.get(item_id, 0)
 
     def is_drained(self) -> bool:
-        """Nothing queued and no audio of the current generation being written."""
+        """Nothing queued, no audio of the current generation being written, and nothing
+        left unplayed in a sound card's buffer."""
         with self._lock:
             in_flight = self._in_flight
             return not self._queue and (
-                in_flight is None or in_flight.generation != self._generation)
+                in_flight is None or in_flight.generation != self._generation
+            ) and not self._device.unplayed(self._clock())
 
     def counters(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
 
+    def _take_back_unplayed(self) -> None:
+        """Under the lock: uncount what the device will drop - the period being written
+        (it is dropped right after) and the estimated unplayed rest of its buffer."""
+        unplayed = self._device.unplayed(self._clock())
+        parts = self._device.newest(unplayed)
+        in_flight = self._in_flight
+        if in_flight is not None and in_flight.has_audio:
+            parts.extend(in_flight.parts)
+        for item_id, count in parts:
+            self._played[item_id] -= count
+            self._counts["played_bytes"] -= count
+            self._counts["unplayed_bytes"] += count
+        self._device = _DeviceFill()
+        if parts:
+            self._drop_wanted = True
+            self._audio_queued.notify_all()
+            self._attention.notify_all()
+
     # --- Speaker thread side ---
 
     def wait_for_audio(self, stop: threading.Event) -> bool:
-        """Block until audio is queued or ``stop`` is set (then call ``interrupt``).
-        True if the queue was empty when called: the device has been resting."""
+        """Block until audio is queued, a drop is wanted, or ``stop`` is set (then call
+        ``interrupt``). True if the queue was empty when called: the device has been
+        resting. While a sound card still plays what it holds, wake when it has played
+        it all, and post the PlaybackDrained owed since the queue ran empty."""
+        rested: bool | None = None
+        while True:
+            with self._lock:
+                if rested is None:
+                    rested = not self._queue
+                if self._queue or self._drop_wanted or stop.is_set():
+                    return rested
+                busy = self._device.unplayed(self._clock())
+                if busy or not self._owes_drained:
+                    self._audio_queued.wait(busy / BYTES_PER_SECOND if busy else None)
+                    continue
+                self._owes_drained = False
+                self._counts["drained_posts"] += 1
+            self._inbox.post(PlaybackDrained())
+
+    def wait_for_attention(self, stop: threading.Event, seconds: float) -> None:
+        """Sleep up to ``seconds``, less if a drop is wanted or ``stop`` is set."""
         with self._lock:
-            rested = not self._queue
-            while not self._queue and not stop.is_set():
-                self._audio_queued.wait()
-            return rested
+            if not self._drop_wanted and not stop.is_set():
+                self._attention.wait(seconds)
+
+    def take_drop_request(self) -> bool:
+        """True once after a ``clear`` left audio in the device: drop it now."""
+        with self._lock:
+            wanted, self._drop_wanted = self._drop_wanted, False
+            return wanted
 
     def interrupt(self) -> None:
-        """Wake ``wait_for_audio`` so it can see its stop event."""
+        """Wake ``wait_for_audio`` / ``wait_for_attention`` so they can see their stop
+        event."""
         with self._lock:
             self._audio_queued.notify_all()
+            self._attention.notify_all()
 
-    def take_period(self) -> Period:
-        """The next 20 ms to hand to the device; its audio counts as played from now."""
+    def take_period(self, size: int = PERIOD_BYTES, *, pad: bool = True) -> Period:
+        """The next ``size`` bytes to hand to the device (silence fills what the queue
+        cannot unless ``pad`` is false); their audio counts as played from now."""
         with self._lock:
             pieces: list[bytes] = []
             parts: list[tuple[str, int]] = []
-            need = PERIOD_BYTES
+            need = size
             while need and self._queue:
                 chunk = self._queue[0]
                 piece = chunk.take(need)
@@ -182,19 +255,27 @@ class PlaybackBuffer:
             for item_id, count in parts:
                 self._played[item_id] = self._played.get(item_id, 0) + count
             self._counts["played_bytes"] += len(audio)
-            if not parts:
+            if not parts and pad:
                 self._counts["silent_periods"] += 1
-            period = Period(audio + bytes(need), tuple(parts), self._generation)
+            period = Period(audio + bytes(need) if pad else audio, tuple(parts),
+                            self._generation)
             self._in_flight = period if parts else None
             return period
 
-    def finish_period(self, period: Period) -> None:
-        """The device has accepted ``period``; post PlaybackDrained if that ran it dry."""
+    def finish_period(self, period: Period, *, device_fill: int | None = None) -> None:
+        """The device has accepted ``period``; post PlaybackDrained if that ran it dry.
+        ``device_fill``: bytes the device holds now (``drops_on_clear`` devices)."""
         with self._lock:
             self._in_flight = None
-            if period.has_audio and period.generation == self._generation:
+            current = period.generation == self._generation
+            if period.has_audio and current:
                 self._owes_drained = True
-            post = self._owes_drained and not self._queue
+            if device_fill is not None and current:
+                self._device.handed(period.parts, device_fill, self._clock())
+            # A sound card still playing its buffer is drained once it has played it
+            # all: ``wait_for_audio`` posts then.
+            post = (self._owes_drained and not self._queue
+                    and not self._device.unplayed(self._clock()))
             if post:
                 self._owes_drained = False
                 self._counts["drained_posts"] += 1
@@ -202,24 +283,67 @@ class PlaybackBuffer:
             self._inbox.post(PlaybackDrained())
 
 
+class _DeviceFill:
+    """What a sound card holds that it has not played: ``fill`` bytes as of ``at``, the
+    newest of them from the parts last handed over (oldest first)."""
+
+    __slots__ = ("at", "fill", "parts")
+
+    def __init__(self) -> None:
+        self.parts: deque[tuple[str, int]] = deque()
+        self.fill = 0
+        self.at = 0.0
+
+    def handed(self, parts: tuple[tuple[str, int], ...], fill: int, at: float) -> None:
+        self.parts.extend(parts)
+        self.fill, self.at = fill, at
+        excess = sum(count for _, count in self.parts) - fill
+        while excess > 0 and self.parts:  # older audio has been played
+            item_id, count = self.parts.popleft()
+            if count > excess:
+                self.parts.appendleft((item_id, count - excess))
+            excess -= count
+
+    def unplayed(self, now: float) -> int:
+        """Bytes not played by ``now``: the device plays one sample per sample period."""
+        if not self.fill:
+            return 0
+        played_since = int((now - self.at) * BYTES_PER_SECOND)
+        return max(0, self.fill - played_since) & ~1
+
+    def newest(self, count: int) -> list[tuple[str, int]]:
+        """The last ``count`` bytes handed over, as (item, bytes) parts."""
+        taken: list[tuple[str, int]] = []
+        for item_id, size in reversed(self.parts):
+            if count <= 0:
+                break
+            taken.append((item_id, min(size, count)))
+            count -= size
+        return taken
+
+
 class PlaybackLoop:
-    """A speaker: one thread feeding 20 ms periods from a ``PlaybackBuffer`` to a device.
+    """A speaker: one thread feeding periods from a ``PlaybackBuffer`` to a device.
 
     Subclasses implement ``_write_period`` (returns once the device took the period, like
     a sound card does) and ``_close_output``, may implement ``_wait_for_room`` (so the
-    period is taken from the queue as late as possible), and call ``_start_thread`` once
-    the device is open. With ``rests_when_idle`` the loop stops writing after one silent
-    period and waits for audio; the first period after a rest goes to a device that ran
-    dry on purpose, which is not an underrun.
+    period is taken from the queue as late as possible) and ``_take_period``, and call
+    ``_start_thread`` once the device is open. With ``rests_when_idle`` the loop writes
+    nothing while the queue is empty and waits for audio; the first period after a rest
+    goes to a device that ran dry on purpose, which is not an underrun. With
+    ``drops_on_clear`` the device can drop what it holds (``_drop_device_audio``,
+    ``_device_fill``): a clear silences it at once.
     """
 
     rests_when_idle = False
+    drops_on_clear = False
 
     def __init__(self, inbox: Inbox, *, name: str,
                  capacity_ms: int = DEFAULT_CAPACITY_MS) -> None:
         self._inbox = inbox
         self._name = name
-        self._buffer = PlaybackBuffer(inbox, capacity_ms=capacity_ms)
+        self._buffer = PlaybackBuffer(inbox, capacity_ms=capacity_ms,
+                                      drops_on_clear=self.drops_on_clear)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._underruns = 0
@@ -278,8 +402,27 @@ class PlaybackLoop:
         The next period is taken only then, so a ``clear`` in the meantime still counts."""
         return True
 
+    def _take_period(self) -> Period:
+        return self._buffer.take_period()
+
     def _write_period(self, period: Period) -> None:
         raise NotImplementedError
+
+    def _device_fill(self) -> int | None:
+        """Bytes the device holds unplayed after a write (``drops_on_clear`` devices)."""
+        return None
+
+    def _drop_device_audio(self) -> None:
+        """Make the device drop everything it holds, at once (``drops_on_clear``)."""
+        raise NotImplementedError
+
+    def _drop_if_asked(self) -> bool:
+        """Drop the device's audio if a clear asked for it; True if it did."""
+        if not (self.drops_on_clear and self._buffer.take_drop_request()):
+            return False
+        self._drop_device_audio()
+        self._resumed = True  # the device is empty on purpose: not an underrun
+        return True
 
     def _close_output(self) -> None:
         raise NotImplementedError
@@ -302,16 +445,22 @@ class PlaybackLoop:
         try:
             while not self._stop.is_set():
                 if self.rests_when_idle and not self._previous_had_audio:
-                    self._resumed = self._buffer.wait_for_audio(self._stop)
+                    if self._buffer.wait_for_audio(self._stop):
+                        self._resumed = True
                     if self._stop.is_set():
                         break
+                self._drop_if_asked()
                 if not self._wait_for_room():
                     break
-                period = self._buffer.take_period()
+                period = self._take_period()
+                if self.rests_when_idle and not period.has_audio:
+                    self._previous_had_audio = False  # rest; the device plays out its buffer
+                    continue
                 self._write_period(period)
                 self._previous_had_audio = period.has_audio
                 self._resumed = False
-                self._buffer.finish_period(period)
+                self._buffer.finish_period(period, device_fill=self._device_fill())
+                self._drop_if_asked()
         except Exception as exc:  # the thread's safety net: report, never die silently
             self._fail(exc)
         finally:

@@ -6,8 +6,8 @@ to install it. ALSA and JACK print pages of harmless probing noise on stderr whi
 PortAudio starts; their error handlers are replaced by silent ones first.
 
 Device indices are PortAudio's (what ``convctl devices`` prints). Every stream is
-24 kHz mono int16; output streams have 20 ms buffers, input streams the microphone's
-block size; input and output are always separate streams
+24 kHz mono int16 with the buffer size its port asks for (the speaker's and the
+microphone's block sizes); input and output are always separate streams
 (one full-duplex stream was measured to lose output samples without any error flag).
 
 This module opens and describes devices; it never reads or writes audio.
@@ -118,8 +118,20 @@ class PortAudio:
     def open_input(self, device: DeviceInfo, frames_per_buffer: int = PERIOD_FRAMES) -> Any:
         return self._open(device, "input", frames_per_buffer)
 
-    def open_output(self, device: DeviceInfo) -> Any:
-        return self._open(device, "output", PERIOD_FRAMES)
+    def open_output(self, device: DeviceInfo, frames_per_buffer: int = PERIOD_FRAMES) -> Any:
+        return self._open(device, "output", frames_per_buffer)
+
+    def drop_output(self, stream: Any) -> None:
+        """Discard what an output stream holds, at once, and keep it running.
+
+        PyAudio has ``stop_stream`` (which plays the buffer out first) but no abort, so
+        PortAudio's ``Pa_AbortStream`` and ``Pa_StartStream`` are called through PyAudio's
+        extension module on the stream it wraps (the stream's own running flag stays
+        true, as the stream does run again). Measured on PulseAudio: ~1 ms, and exactly
+        the unplayed samples are gone; the next write plays at once."""
+        native = self.pyaudio.pa
+        native.abort_stream(stream._stream)
+        native.start_stream(stream._stream)
 
     # --- Choosing ---
 

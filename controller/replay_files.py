@@ -72,8 +72,9 @@ def control_projection(value: Any, key: str = "") -> Any:
     return None
 
 
-# A live speaker plays in 20 ms device periods whose phase the log does not hold, so what
-# was heard at a barge-in is known to within one period: truncates compare within it.
+# A WAV speaker plays in 20 ms periods whose phase the log does not hold, and a sound
+# card's heard count is an estimate good to a few ms, so what was heard at a barge-in is
+# known to within one period: truncates compare within it.
 AUDIO_END_TOLERANCE_MS = 20
 
 

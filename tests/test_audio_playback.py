@@ -169,3 +169,168 @@ def test_a_resting_speaker_is_woken_to_stop() -> None:
     buffer.interrupt()
     waiter.join(WAIT)
     assert not waiter.is_alive()
+
+
+# --- A sound card that drops what it holds on clear ------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def device_buffer(clock: Clock) -> PlaybackBuffer:
+    return PlaybackBuffer(RecordingInbox(), drops_on_clear=True, clock=clock)
+
+
+def hand_block(buffer: PlaybackBuffer, ms: int, device_fill_ms: int) -> None:
+    """The speaker thread takes ``ms`` of audio and writes it; the device then holds
+    ``device_fill_ms`` unplayed."""
+    period = buffer.take_period(ms * BYTES_PER_MS, pad=False)
+    buffer.finish_period(period, device_fill=device_fill_ms * BYTES_PER_MS)
+
+
+def test_a_device_block_is_only_the_audio_there_is() -> None:
+    buffer = device_buffer(Clock())
+    buffer.add("a", audio(25))
+
+    block = buffer.take_period(60 * BYTES_PER_MS, pad=False)
+    assert block.pcm == audio(25)  # no silence: audio queued next is not held back
+    assert buffer.take_period(60 * BYTES_PER_MS, pad=False).has_audio is False
+    assert buffer.counters()["silent_periods"] == 0
+
+
+def test_clear_takes_back_what_the_device_had_not_played_and_asks_for_a_drop() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(100, 1))
+    buffer.add("b", audio(500, 2))
+    hand_block(buffer, 60, device_fill_ms=60)    # a 0-60 in the device
+    hand_block(buffer, 60, device_fill_ms=120)   # a 60-100, b 0-20
+    hand_block(buffer, 60, device_fill_ms=180)   # b 20-80
+    assert buffer.played_bytes("b") == 80 * BYTES_PER_MS
+
+    clock.now += 0.050  # 50 ms played since the device was last filled: 130 ms are left
+    buffer.clear()
+
+    # Heard: 180 - 130 = 50 ms, all of item a; b was never heard.
+    assert buffer.played_bytes("a") == 50 * BYTES_PER_MS
+    assert buffer.played_bytes("b") == 0
+    assert buffer.counters()["unplayed_bytes"] == 130 * BYTES_PER_MS
+    assert buffer.take_drop_request() is True
+    assert buffer.take_drop_request() is False  # once
+
+
+def test_a_device_that_played_everything_needs_no_drop() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(40))
+    hand_block(buffer, 40, device_fill_ms=40)
+
+    clock.now += 0.2
+    buffer.clear()
+    assert buffer.played_bytes("a") == 40 * BYTES_PER_MS
+    assert buffer.take_drop_request() is False
+
+
+def test_the_block_being_written_during_a_clear_is_taken_back_too() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(200))
+    hand_block(buffer, 60, device_fill_ms=60)
+    in_flight = buffer.take_period(60 * BYTES_PER_MS, pad=False)
+
+    clock.now += 0.020
+    buffer.clear()  # the speaker thread is inside write() with the second block
+    assert buffer.played_bytes("a") == 20 * BYTES_PER_MS
+    buffer.finish_period(in_flight, device_fill=120 * BYTES_PER_MS)
+    assert buffer.played_bytes("a") == 20 * BYTES_PER_MS  # the write's report is stale
+    assert buffer.take_drop_request() is True
+
+
+def test_after_a_drop_the_next_reply_is_counted_from_an_empty_device() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(120))
+    hand_block(buffer, 60, device_fill_ms=60)
+    hand_block(buffer, 60, device_fill_ms=120)
+    buffer.clear()
+    assert buffer.take_drop_request() is True
+
+    buffer.add("b", audio(60))
+    hand_block(buffer, 60, device_fill_ms=60)
+    clock.now += 0.010
+    buffer.clear()
+    assert buffer.played_bytes("a") == 0
+    assert buffer.played_bytes("b") == 10 * BYTES_PER_MS
+
+
+def test_a_clear_wakes_a_speaker_waiting_for_room() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(200))
+    hand_block(buffer, 60, device_fill_ms=60)
+    stop = threading.Event()
+    waiter = threading.Thread(target=buffer.wait_for_attention, args=(stop, 60.0))
+    waiter.start()
+    eventually(lambda: len(buffer._attention._waiters) == 1, "the waiter sleeps")
+
+    buffer.clear()
+    waiter.join(WAIT)
+    assert not waiter.is_alive()
+
+
+def test_a_clear_wakes_a_resting_speaker_whose_device_still_plays() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(60))
+    hand_block(buffer, 60, device_fill_ms=60)  # queue empty: the speaker rests
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(buffer.wait_for_audio(
+        threading.Event())))
+    waiter.start()
+    eventually(lambda: len(buffer._audio_queued._waiters) == 1, "the waiter sleeps")
+
+    buffer.clear()
+    waiter.join(WAIT)
+    assert woke == [True] and buffer.take_drop_request() is True
+
+
+def test_a_file_speaker_never_takes_back_what_it_wrote() -> None:
+    buffer = PlaybackBuffer(RecordingInbox())  # a WAV file: its timeline is the record
+    buffer.add("a", audio(100))
+    play_periods(buffer, 2)
+    in_flight = buffer.take_period()
+    buffer.clear()
+    buffer.finish_period(in_flight)
+    assert buffer.played_bytes("a") == 60 * BYTES_PER_MS
+    assert buffer.take_drop_request() is False
+
+
+def test_a_device_still_playing_its_buffer_is_drained_only_once_it_has_played_it() -> None:
+    clock = Clock()
+    inbox = RecordingInbox()
+    buffer = PlaybackBuffer(inbox, drops_on_clear=True, clock=clock)
+    buffer.add("a", audio(60))
+    hand_block(buffer, 60, device_fill_ms=60)  # the queue ran dry; the device plays on
+
+    assert inbox.drain() == []
+    assert not buffer.is_drained()  # a barge-in now still has something to cut
+    waiter = threading.Thread(target=buffer.wait_for_audio, args=(threading.Event(),))
+    waiter.start()  # the resting speaker
+    eventually(lambda: len(buffer._audio_queued._waiters) == 1, "the waiter sleeps")
+    clock.now += 0.030
+    buffer.interrupt()
+    eventually(lambda: len(buffer._audio_queued._waiters) == 1, "the waiter sleeps again")
+    assert inbox.drain() == [] and not buffer.is_drained()
+
+    clock.now += 0.030  # the device has played its last sample
+    buffer.interrupt()
+    assert inbox.next() == PlaybackDrained()
+    assert buffer.is_drained()
+    buffer.add("b", audio(20))  # wakes the waiter for good
+    waiter.join(WAIT)
+    assert not waiter.is_alive() and inbox.drain() == []

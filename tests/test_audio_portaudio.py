@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from audio_helpers import WAIT, FrameCollector, RecordingInbox
+from waiting import eventually
 
 from controller.audio import (
     INSTALL_HINT,
@@ -21,13 +22,15 @@ from controller.audio import (
     describe_devices,
     list_devices,
 )
-from controller.audio_convert import PERIOD_BYTES
+from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
+from controller.audio_devices import SPEAKER_BLOCK_MS
 from controller.errors import AudioError
 from controller.inbox import StopRequested
 from controller.settings import MIC_BLOCK_MS
 
 INPUT_OVERFLOWED = -9981
-DEVICE_BUFFER_FRAMES = 1440
+SPEAKER_BLOCK_BYTES = SPEAKER_BLOCK_MS * BYTES_PER_MS
+DEVICE_BUFFER_FRAMES = 3 * SPEAKER_BLOCK_BYTES // 2  # three blocks, as on PulseAudio
 BLOCK_FRAMES = 24 * MIC_BLOCK_MS
 SILENT_BLOCK = bytes(2 * BLOCK_FRAMES)
 
@@ -66,6 +69,7 @@ class FakeOutputStream:
 
     def __init__(self, system: FakeSystem) -> None:
         self.system = system
+        self._stream = self  # what PyAudio's extension module is handed
         self.free = DEVICE_BUFFER_FRAMES
         self.calls: queue.Queue[bytes] = queue.Queue()
         self._permits = threading.Semaphore(0)
@@ -102,6 +106,7 @@ class FakeSystem:
         self.write_error: OSError | None = None
         self.inputs: list[FakeInputStream] = []
         self.outputs: list[FakeOutputStream] = []
+        self.native_calls: list[tuple[str, Any]] = []
 
     def module(self) -> types.ModuleType:
         system = self
@@ -141,8 +146,12 @@ class FakeSystem:
                 system.outputs.append(FakeOutputStream(system))
                 return system.outputs[-1]
 
+        native = types.SimpleNamespace(  # PyAudio's extension module: abort and restart
+            abort_stream=lambda stream: system.native_calls.append(("abort", stream)),
+            start_stream=lambda stream: system.native_calls.append(("start", stream)))
         module = types.ModuleType("pyaudio")
         module.PyAudio = PyAudio  # type: ignore[attr-defined]
+        module.pa = native  # type: ignore[attr-defined]
         module.paInt16 = 8  # type: ignore[attr-defined]
         module.paInputOverflowed = INPUT_OVERFLOWED  # type: ignore[attr-defined]
         return module
@@ -224,28 +233,53 @@ def test_an_idle_speaker_rests_and_a_device_starved_while_audio_plays_counts_an_
     with pytest.raises(queue.Empty):
         device.calls.get(timeout=0.2)  # nothing to play: nothing is written
 
-    reply = b"\x05\x00" * (5 * 480)
-    periods = [reply[n * PERIOD_BYTES: (n + 1) * PERIOD_BYTES] for n in range(5)]
+    reply = b"\x05\x00" * (5 * SPEAKER_BLOCK_BYTES // 2 - 100)  # a short last block
+    blocks = [reply[n * SPEAKER_BLOCK_BYTES: (n + 1) * SPEAKER_BLOCK_BYTES] for n in range(5)]
     speaker.play("item_1", reply)
-    # The device ran dry while the speaker rested: it is filled (three periods of room),
+    # The device ran dry while the speaker rested: it is filled (three blocks of room),
     # and that is not an underrun.
-    for period in periods[:3]:
-        assert device.calls.get(timeout=WAIT) == period
+    for block in blocks[:3]:
+        assert device.calls.get(timeout=WAIT) == block
         assert speaker.stats().underruns == 0  # read while the speaker waits in write()
         device.allow()
 
     # Asked again, the device says it is empty while the reply plays: it starved.
-    assert device.calls.get(timeout=WAIT) == periods[3]
+    assert device.calls.get(timeout=WAIT) == blocks[3]
     assert speaker.stats().underruns == 1
     device.allow()
-    assert device.calls.get(timeout=WAIT) == periods[4]
-    device.allow()
-    assert device.calls.get(timeout=WAIT) == bytes(PERIOD_BYTES)  # one silent period...
+    assert device.calls.get(timeout=WAIT) == blocks[4]  # as it is: no silence padding
     device.allow()
     with pytest.raises(queue.Empty):
-        device.calls.get(timeout=0.2)  # ...then rest again
+        device.calls.get(timeout=0.2)  # the queue is empty: rest, writing nothing
     assert speaker.stats().underruns == 1
-    assert speaker.stats().silent_periods == 1
+    assert speaker.stats().silent_periods == 0
+    assert system.native_calls == []
+
+
+def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
+        speaker: DeviceSpeaker, system: FakeSystem) -> None:
+    device = system.outputs[0]
+    speaker.play("item_1", b"\x05\x00" * (10 * SPEAKER_BLOCK_BYTES // 2))
+    for n in range(3):
+        device.calls.get(timeout=WAIT)
+        if n == 2:
+            device.free = 0  # full after this one: the speaker will wait for room
+        device.allow()
+    eventually(lambda: speaker.played_bytes("item_1") == 3 * SPEAKER_BLOCK_BYTES,
+               "three blocks handed to the device")
+
+    speaker.clear()
+    heard = speaker.played_bytes("item_1")
+    # Only what the device could have played since it was filled counts as heard.
+    unplayed = speaker.stats().unplayed_bytes
+    assert unplayed > 0 and heard + unplayed == 3 * SPEAKER_BLOCK_BYTES
+    # The speaker thread, woken by the clear, drops the device's buffer and keeps it running.
+    eventually(lambda: len(system.native_calls) == 2, "the device's audio dropped")
+    assert system.native_calls == [("abort", device), ("start", device)]
+    with pytest.raises(queue.Empty):
+        device.calls.get(timeout=0.2)  # nothing left to play
+    assert speaker.played_bytes("item_1") == heard
+    assert speaker.stats().underruns == 0
 
 
 def test_a_speaker_whose_device_fails_stops_the_conversation_and_says_why(
