@@ -257,12 +257,14 @@ def barge_in_latencies(trace: dict[str, Any]) -> list[float]:
     for arrived, kind, _ in trace["arrivals"]:
         if kind != "speech_started":
             continue
-        # The writes from the one in progress when speech_started arrived, up to the
-        # first silent one: the last of them carried the last assistant sample.
-        start = next(i for i, w in enumerate(writes) if w[1] >= arrived)
-        end = next(i for i in range(start, len(writes)) if not writes[i][2])
-        carried = [w for w in writes[start:end] if w[2]]
-        latencies.append(1000 * max(0.0, carried[-1][1] - arrived) if carried else 0.0)
+        # The items being played when speech_started arrived (those of the last write
+        # begun before it); the end of the last write carrying any of them, from the one
+        # in progress on, is when their last sample was handed to the device.
+        begun = [w for w in writes if w[0] < arrived]
+        playing = {part[0] for part in begun[-1][2]} if begun else set()
+        ends = [w[1] for w in writes
+                if w[1] >= arrived and any(part[0] in playing for part in w[2])]
+        latencies.append(1000 * (max(ends) - arrived) if ends else 0.0)
     return latencies
 
 
