@@ -137,8 +137,9 @@ class DeviceSpeaker(PlaybackLoop):
             self._portaudio.terminate()
             raise
         # Free space equal to the whole buffer means the device has nothing left to play.
-        self._device_buffer_frames = max(self._block_frames,
-                                         self._stream.get_write_available())
+        # A device whose buffer is smaller than a block is written a buffer at a time.
+        self._device_buffer_frames = max(PERIOD_FRAMES, self._stream.get_write_available())
+        self._block_frames = min(self._block_frames, self._device_buffer_frames)
         self._free_frames = self._device_buffer_frames
         self._start_thread()
 

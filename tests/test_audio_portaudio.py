@@ -25,7 +25,7 @@ from controller.audio import (
 from controller.audio_convert import BYTES_PER_MS, PERIOD_BYTES
 from controller.audio_devices import SPEAKER_BLOCK_MS
 from controller.errors import AudioError
-from controller.inbox import StopRequested
+from controller.inbox import PlaybackDrained, StopRequested
 from controller.settings import MIC_BLOCK_MS
 
 INPUT_OVERFLOWED = -9981
@@ -70,7 +70,7 @@ class FakeOutputStream:
     def __init__(self, system: FakeSystem) -> None:
         self.system = system
         self._stream = self  # what PyAudio's extension module is handed
-        self.free = DEVICE_BUFFER_FRAMES
+        self.free = system.output_buffer_frames
         self.calls: queue.Queue[bytes] = queue.Queue()
         self._permits = threading.Semaphore(0)
         self.closed = False
@@ -107,6 +107,7 @@ class FakeSystem:
         self.inputs: list[FakeInputStream] = []
         self.outputs: list[FakeOutputStream] = []
         self.native_calls: list[tuple[str, Any]] = []
+        self.output_buffer_frames = DEVICE_BUFFER_FRAMES
 
     def module(self) -> types.ModuleType:
         system = self
@@ -280,6 +281,25 @@ def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
         device.calls.get(timeout=0.2)  # nothing left to play
     assert speaker.played_bytes("item_1") == heard
     assert speaker.stats().underruns == 0
+
+
+def test_a_device_with_a_buffer_smaller_than_a_block_is_written_a_buffer_at_a_time(
+        system: FakeSystem, inbox: RecordingInbox) -> None:
+    system.output_buffer_frames = 480  # one 20 ms period
+    speaker = DeviceSpeaker(inbox)
+    device = system.outputs[0]
+    try:
+        speaker.play("item_1", b"\x05\x00" * 1000)
+        assert len(device.calls.get(timeout=WAIT)) == 960
+        device.allow()
+        assert len(device.calls.get(timeout=WAIT)) == 960
+        device.allow()
+        assert len(device.calls.get(timeout=WAIT)) == 80
+        device.allow()
+        assert inbox.next() == PlaybackDrained()  # once the device has played it all
+    finally:
+        device.allow(1000)
+        speaker.close()
 
 
 def test_a_speaker_whose_device_fails_stops_the_conversation_and_says_why(
