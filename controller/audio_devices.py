@@ -26,7 +26,12 @@ Trouble is counted, never silent:
 the speaker thread, woken by the clear, drops what the device still holds (up to three
 blocks) - about a millisecond on PulseAudio. ``played_bytes`` then counts what was
 heard: the device's unplayed part is taken back when ``clear`` returns, estimated from
-how full the device was after the last write and the time since.
+how full the device was when last asked, what was written since, and the time since
+(within a few ms on the virtual devices). A clear just before ``close`` (Ctrl-C, an
+error) drops the buffer too; otherwise ``close`` lets the device play out the end of
+the goodbye. What a sound server holds beyond PortAudio's buffer (a Bluetooth sink's
+latency, say) is neither seen nor dropped by PortAudio: it still plays after the clear,
+and counts as heard.
 
 No conversation logic here, and no reads or writes outside the ports' own threads.
 """
@@ -140,7 +145,8 @@ class DeviceSpeaker(PlaybackLoop):
         # A device whose buffer is smaller than a block is written a buffer at a time.
         self._device_buffer_frames = max(PERIOD_FRAMES, self._stream.get_write_available())
         self._block_frames = min(self._block_frames, self._device_buffer_frames)
-        self._free_frames = self._device_buffer_frames
+        self._free_frames = self._device_buffer_frames  # room known, as of _free_at
+        self._free_at = time.monotonic()
         self._start_thread()
 
     def _wait_for_room(self) -> bool:
@@ -149,17 +155,20 @@ class DeviceSpeaker(PlaybackLoop):
         over, and wakes this wait to drop what the device holds. The device is asked
         only when the room known so far is too small (after a write it has at least the
         room it had minus that block) or when the speaker has rested."""
-        free = self._stream.get_write_available() if self._resumed else self._free_frames
+        if self._resumed:
+            self._ask_for_room()
         while not self._stop.is_set():
-            if self._drop_if_asked():
-                free = self._device_buffer_frames
-            if free >= self._block_frames:
-                self._free_frames = free
+            self._drop_if_asked()
+            if self._free_frames >= self._block_frames:
                 return True
             self._buffer.wait_for_attention(
-                self._stop, (self._block_frames - free) / SAMPLE_RATE)  # <= one block
-            free = self._stream.get_write_available()
+                self._stop, (self._block_frames - self._free_frames) / SAMPLE_RATE)
+            self._ask_for_room()
         return False
+
+    def _ask_for_room(self) -> None:
+        self._free_frames = self._stream.get_write_available()
+        self._free_at = time.monotonic()
 
     def _take_period(self) -> Period:
         # Only the audio there is: a block is not padded with silence, so audio queued a
@@ -173,16 +182,22 @@ class DeviceSpeaker(PlaybackLoop):
         self._stream.write(period.pcm, frames, exception_on_underflow=False)
         self._free_frames -= frames  # at least this much room is left
 
-    def _device_fill(self) -> int:
-        return 2 * (self._device_buffer_frames - self._free_frames)
+    def _device_fill(self) -> tuple[int, float]:
+        # As of the last time the device was asked: what it held then plus what was
+        # written since (it plays on meanwhile, which the clock accounts for).
+        return 2 * (self._device_buffer_frames - self._free_frames), self._free_at
 
     def _drop_device_audio(self) -> None:
         self._portaudio.drop_output(self._stream)
         self._free_frames = self._device_buffer_frames
+        self._free_at = time.monotonic()
 
     def _close_output(self) -> None:
         try:
-            self._let_the_device_finish()
+            # A clear just before the close (Ctrl-C, an error) wanted the buffer dropped:
+            # closing does that. Otherwise the end of the goodbye is still playing.
+            if not self._buffer.take_drop_request():
+                self._let_the_device_finish()
             # Closing a running stream discards its buffer, which is empty by now (a
             # drain after the device ran dry could replay stale samples on PulseAudio).
             with contextlib.suppress(OSError):

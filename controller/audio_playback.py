@@ -182,8 +182,8 @@ class PlaybackBuffer:
         unplayed = self._device.unplayed(self._clock())
         parts = self._device.newest(unplayed)
         in_flight = self._in_flight
-        if in_flight is not None and in_flight.has_audio:
-            parts.extend(in_flight.parts)
+        if in_flight is not None and in_flight.generation == self._generation - 1:
+            parts.extend(in_flight.parts)  # (taken back once: a second clear skips it)
         for item_id, count in parts:
             self._played[item_id] -= count
             self._counts["played_bytes"] -= count
@@ -242,7 +242,9 @@ class PlaybackBuffer:
             pieces: list[bytes] = []
             parts: list[tuple[str, int]] = []
             need = size
-            while need and self._queue:
+            # While a drop is pending nothing new is taken: it would be dropped with the
+            # old audio (the speaker drops first, then takes).
+            while need and self._queue and not self._drop_wanted:
                 chunk = self._queue[0]
                 piece = chunk.take(need)
                 pieces.append(piece)
@@ -262,16 +264,23 @@ class PlaybackBuffer:
             self._in_flight = period if parts else None
             return period
 
-    def finish_period(self, period: Period, *, device_fill: int | None = None) -> None:
+    def is_current(self, period: Period) -> bool:
+        """False once a clear has dropped the audio of ``period``."""
+        with self._lock:
+            return period.generation == self._generation
+
+    def finish_period(self, period: Period, *,
+                      device_fill: tuple[int, float] | None = None) -> None:
         """The device has accepted ``period``; post PlaybackDrained if that ran it dry.
-        ``device_fill``: bytes the device holds now (``drops_on_clear`` devices)."""
+        ``device_fill`` (``drops_on_clear`` devices): the bytes the device holds with this
+        period, and the clock time that count is as of."""
         with self._lock:
             self._in_flight = None
             current = period.generation == self._generation
             if period.has_audio and current:
                 self._owes_drained = True
             if device_fill is not None and current:
-                self._device.handed(period.parts, device_fill, self._clock())
+                self._device.handed(period.parts, *device_fill)
             # A sound card still playing its buffer is drained once it has played it
             # all: ``wait_for_audio`` posts then.
             post = (self._owes_drained and not self._queue
@@ -408,8 +417,9 @@ class PlaybackLoop:
     def _write_period(self, period: Period) -> None:
         raise NotImplementedError
 
-    def _device_fill(self) -> int | None:
-        """Bytes the device holds unplayed after a write (``drops_on_clear`` devices)."""
+    def _device_fill(self) -> tuple[int, float] | None:
+        """Bytes the device holds unplayed after a write, and the clock time that count
+        is as of (``drops_on_clear`` devices)."""
         return None
 
     def _drop_device_audio(self) -> None:
@@ -455,6 +465,9 @@ class PlaybackLoop:
                 period = self._take_period()
                 if self.rests_when_idle and not period.has_audio:
                     self._previous_had_audio = False  # rest; the device plays out its buffer
+                    continue
+                if self.drops_on_clear and not self._buffer.is_current(period):
+                    self._buffer.finish_period(period)  # cleared before it was written
                     continue
                 self._write_period(period)
                 self._previous_had_audio = period.has_audio

@@ -177,20 +177,22 @@ def test_a_resting_speaker_is_woken_to_stop() -> None:
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
+        self.reads = 0
 
     def __call__(self) -> float:
+        self.reads += 1
         return self.now
 
 
-def device_buffer(clock: Clock) -> PlaybackBuffer:
-    return PlaybackBuffer(RecordingInbox(), drops_on_clear=True, clock=clock)
+def device_buffer(clock: Clock, inbox: RecordingInbox | None = None) -> PlaybackBuffer:
+    return PlaybackBuffer(inbox or RecordingInbox(), drops_on_clear=True, clock=clock)
 
 
-def hand_block(buffer: PlaybackBuffer, ms: int, device_fill_ms: int) -> None:
+def hand_block(buffer: PlaybackBuffer, clock: Clock, ms: int, device_fill_ms: int) -> None:
     """The speaker thread takes ``ms`` of audio and writes it; the device then holds
     ``device_fill_ms`` unplayed."""
     period = buffer.take_period(ms * BYTES_PER_MS, pad=False)
-    buffer.finish_period(period, device_fill=device_fill_ms * BYTES_PER_MS)
+    buffer.finish_period(period, device_fill=(device_fill_ms * BYTES_PER_MS, clock.now))
 
 
 def test_a_device_block_is_only_the_audio_there_is() -> None:
@@ -208,9 +210,9 @@ def test_clear_takes_back_what_the_device_had_not_played_and_asks_for_a_drop() -
     buffer = device_buffer(clock)
     buffer.add("a", audio(100, 1))
     buffer.add("b", audio(500, 2))
-    hand_block(buffer, 60, device_fill_ms=60)    # a 0-60 in the device
-    hand_block(buffer, 60, device_fill_ms=120)   # a 60-100, b 0-20
-    hand_block(buffer, 60, device_fill_ms=180)   # b 20-80
+    hand_block(buffer, clock, 60, device_fill_ms=60)    # a 0-60 in the device
+    hand_block(buffer, clock, 60, device_fill_ms=120)   # a 60-100, b 0-20
+    hand_block(buffer, clock, 60, device_fill_ms=180)   # b 20-80
     assert buffer.played_bytes("b") == 80 * BYTES_PER_MS
 
     clock.now += 0.050  # 50 ms played since the device was last filled: 130 ms are left
@@ -228,7 +230,7 @@ def test_a_device_that_played_everything_needs_no_drop() -> None:
     clock = Clock()
     buffer = device_buffer(clock)
     buffer.add("a", audio(40))
-    hand_block(buffer, 40, device_fill_ms=40)
+    hand_block(buffer, clock, 40, device_fill_ms=40)
 
     clock.now += 0.2
     buffer.clear()
@@ -240,7 +242,7 @@ def test_the_block_being_written_during_a_clear_is_taken_back_too() -> None:
     clock = Clock()
     buffer = device_buffer(clock)
     buffer.add("a", audio(200))
-    hand_block(buffer, 60, device_fill_ms=60)
+    hand_block(buffer, clock, 60, device_fill_ms=60)
     in_flight = buffer.take_period(60 * BYTES_PER_MS, pad=False)
 
     clock.now += 0.020
@@ -255,13 +257,13 @@ def test_after_a_drop_the_next_reply_is_counted_from_an_empty_device() -> None:
     clock = Clock()
     buffer = device_buffer(clock)
     buffer.add("a", audio(120))
-    hand_block(buffer, 60, device_fill_ms=60)
-    hand_block(buffer, 60, device_fill_ms=120)
+    hand_block(buffer, clock, 60, device_fill_ms=60)
+    hand_block(buffer, clock, 60, device_fill_ms=120)
     buffer.clear()
     assert buffer.take_drop_request() is True
 
     buffer.add("b", audio(60))
-    hand_block(buffer, 60, device_fill_ms=60)
+    hand_block(buffer, clock, 60, device_fill_ms=60)
     clock.now += 0.010
     buffer.clear()
     assert buffer.played_bytes("a") == 0
@@ -272,7 +274,7 @@ def test_a_clear_wakes_a_speaker_waiting_for_room() -> None:
     clock = Clock()
     buffer = device_buffer(clock)
     buffer.add("a", audio(200))
-    hand_block(buffer, 60, device_fill_ms=60)
+    hand_block(buffer, clock, 60, device_fill_ms=60)
     stop = threading.Event()
     waiter = threading.Thread(target=buffer.wait_for_attention, args=(stop, 60.0))
     waiter.start()
@@ -287,7 +289,8 @@ def test_a_clear_wakes_a_resting_speaker_whose_device_still_plays() -> None:
     clock = Clock()
     buffer = device_buffer(clock)
     buffer.add("a", audio(60))
-    hand_block(buffer, 60, device_fill_ms=60)  # queue empty: the speaker rests
+    # The queue is empty: the speaker rests, waking when the device has played its 10 s.
+    hand_block(buffer, clock, 60, device_fill_ms=10_000)
     woke: list[bool] = []
     waiter = threading.Thread(target=lambda: woke.append(buffer.wait_for_audio(
         threading.Event())))
@@ -313,9 +316,9 @@ def test_a_file_speaker_never_takes_back_what_it_wrote() -> None:
 def test_a_device_still_playing_its_buffer_is_drained_only_once_it_has_played_it() -> None:
     clock = Clock()
     inbox = RecordingInbox()
-    buffer = PlaybackBuffer(inbox, drops_on_clear=True, clock=clock)
+    buffer = device_buffer(clock, inbox)
     buffer.add("a", audio(60))
-    hand_block(buffer, 60, device_fill_ms=60)  # the queue ran dry; the device plays on
+    hand_block(buffer, clock, 60, device_fill_ms=60)  # the queue ran dry; the device plays on
 
     assert inbox.drain() == []
     assert not buffer.is_drained()  # a barge-in now still has something to cut
@@ -323,8 +326,11 @@ def test_a_device_still_playing_its_buffer_is_drained_only_once_it_has_played_it
     waiter.start()  # the resting speaker
     eventually(lambda: len(buffer._audio_queued._waiters) == 1, "the waiter sleeps")
     clock.now += 0.030
+    reads = clock.reads
     buffer.interrupt()
-    eventually(lambda: len(buffer._audio_queued._waiters) == 1, "the waiter sleeps again")
+    # The waiter has looked at the clock since it moved, and gone back to sleep.
+    eventually(lambda: clock.reads > reads and len(buffer._audio_queued._waiters) == 1,
+               "the waiter looked at the clock and sleeps again")
     assert inbox.drain() == [] and not buffer.is_drained()
 
     clock.now += 0.030  # the device has played its last sample
@@ -334,3 +340,35 @@ def test_a_device_still_playing_its_buffer_is_drained_only_once_it_has_played_it
     buffer.add("b", audio(20))  # wakes the waiter for good
     waiter.join(WAIT)
     assert not waiter.is_alive() and inbox.drain() == []
+
+
+def test_a_second_clear_during_the_same_write_takes_nothing_back_twice() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(200))
+    hand_block(buffer, clock, 60, device_fill_ms=60)
+    in_flight = buffer.take_period(60 * BYTES_PER_MS, pad=False)
+    clock.now += 0.030
+
+    buffer.clear()  # a barge-in...
+    buffer.clear()  # ...and, before the write returns, the session is lost
+    assert buffer.played_bytes("a") == 30 * BYTES_PER_MS
+    assert buffer.counters()["played_bytes"] == 30 * BYTES_PER_MS
+    buffer.finish_period(in_flight, device_fill=(120 * BYTES_PER_MS, clock.now))
+    assert buffer.played_bytes("a") == 30 * BYTES_PER_MS
+
+
+def test_nothing_is_taken_while_a_drop_is_pending() -> None:
+    clock = Clock()
+    buffer = device_buffer(clock)
+    buffer.add("a", audio(200))
+    hand_block(buffer, clock, 60, device_fill_ms=60)
+    buffer.clear()
+    buffer.add("b", audio(100))  # the next reply, before the speaker thread has run
+
+    # Taken now, b's first block would go to the device behind a's audio and be dropped
+    # with it, counted as played but never heard.
+    assert buffer.take_period(60 * BYTES_PER_MS, pad=False).has_audio is False
+    assert buffer.take_drop_request() is True
+    block = buffer.take_period(60 * BYTES_PER_MS, pad=False)
+    assert block.pcm == audio(60) and buffer.played_bytes("b") == 60 * BYTES_PER_MS

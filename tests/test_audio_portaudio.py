@@ -283,6 +283,27 @@ def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
     assert speaker.stats().underruns == 0
 
 
+def test_the_reply_after_a_drop_starts_on_an_empty_device_which_is_not_an_underrun(
+        speaker: DeviceSpeaker, system: FakeSystem) -> None:
+    device = system.outputs[0]
+    speaker.play("item_1", b"\x05\x00" * (10 * SPEAKER_BLOCK_BYTES // 2))
+    for n in range(3):
+        device.calls.get(timeout=WAIT)
+        if n == 2:
+            device.free = 0  # full: the speaker waits for room
+        device.allow()
+    eventually(lambda: speaker.played_bytes("item_1") == 3 * SPEAKER_BLOCK_BYTES,
+               "three blocks handed to the device")
+
+    speaker.clear()
+    device.free = DEVICE_BUFFER_FRAMES  # the drop empties the device
+    speaker.play("item_2", b"\x07\x00" * (SPEAKER_BLOCK_BYTES // 2))
+    assert device.calls.get(timeout=WAIT) == b"\x07\x00" * (SPEAKER_BLOCK_BYTES // 2)
+    assert system.native_calls == [("abort", device), ("start", device)]  # dropped first
+    assert speaker.stats().underruns == 0
+    device.allow()
+
+
 def test_a_device_with_a_buffer_smaller_than_a_block_is_written_a_buffer_at_a_time(
         system: FakeSystem, inbox: RecordingInbox) -> None:
     system.output_buffer_frames = 480  # one 20 ms period
