@@ -257,8 +257,9 @@ def test_an_idle_speaker_rests_and_a_device_starved_while_audio_plays_counts_an_
     assert system.native_calls == []
 
 
-def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
-        speaker: DeviceSpeaker, system: FakeSystem) -> None:
+def fill_the_device(speaker: DeviceSpeaker, system: FakeSystem) -> FakeOutputStream:
+    """A long reply of item_1 has filled the device (three blocks); the speaker waits for
+    room."""
     device = system.outputs[0]
     speaker.play("item_1", b"\x05\x00" * (10 * SPEAKER_BLOCK_BYTES // 2))
     for n in range(3):
@@ -268,6 +269,12 @@ def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
         device.allow()
     eventually(lambda: speaker.played_bytes("item_1") == 3 * SPEAKER_BLOCK_BYTES,
                "three blocks handed to the device")
+    return device
+
+
+def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
+        speaker: DeviceSpeaker, system: FakeSystem) -> None:
+    device = fill_the_device(speaker, system)
 
     speaker.clear()
     heard = speaker.played_bytes("item_1")
@@ -285,15 +292,7 @@ def test_clear_drops_what_the_device_holds_and_counts_only_what_was_heard(
 
 def test_the_reply_after_a_drop_starts_on_an_empty_device_which_is_not_an_underrun(
         speaker: DeviceSpeaker, system: FakeSystem) -> None:
-    device = system.outputs[0]
-    speaker.play("item_1", b"\x05\x00" * (10 * SPEAKER_BLOCK_BYTES // 2))
-    for n in range(3):
-        device.calls.get(timeout=WAIT)
-        if n == 2:
-            device.free = 0  # full: the speaker waits for room
-        device.allow()
-    eventually(lambda: speaker.played_bytes("item_1") == 3 * SPEAKER_BLOCK_BYTES,
-               "three blocks handed to the device")
+    device = fill_the_device(speaker, system)
 
     speaker.clear()
     device.free = DEVICE_BUFFER_FRAMES  # the drop empties the device
