@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +135,24 @@ def test_the_goodbye_plays_to_its_end_before_the_hang_up(device_run: DeviceRun) 
     after_answer = device_run.speaker[offset + len(answer):]
     _, score = best_alignment(after_answer, goodbye)
     assert score >= 0.99
+
+
+def test_a_conversation_recorded_on_the_devices_with_barge_ins_replays_and_passes(
+        virtual_audio: VirtualAudio, tmp_path: Path) -> None:  # noqa: F811
+    case = e2e_scenario("devices_barge_in.yaml")
+    config = write_config(tmp_path / "config.yaml", case.config)
+    log = tmp_path / "conversation.jsonl"
+    with ScriptedServer(case.scenario) as server:
+        run = subprocess.run([*convctl_command(), "run", "--url", server.url, "--config",
+                              str(config), "--record", str(log)],
+                             capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert server.failures == [] and run.returncode == 0, run.stderr
+    cut = [r.event["item_id"] for r in server.events_of("conversation.item.truncate")]
+    assert cut == ["item_a1", "item_a2"]
+
+    # The replay's virtual speaker plays each answer from the moment its audio arrived;
+    # the recorded truncates must say what the real speaker had played by then, within
+    # one 20 ms frame - not what it had been handed (up to its buffer more).
+    replay = subprocess.run([*convctl_command(), "replay", str(log)],
+                            capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
