@@ -188,7 +188,8 @@ class DeviceSpeaker(PlaybackLoop):
         return 2 * (self._device_buffer_frames - self._free_frames), self._free_at
 
     def _drop_device_audio(self) -> None:
-        self._portaudio.drop_output(self._stream)
+        self._stream = self._portaudio.drop_output(self._stream, self.device,
+                                                   self._block_frames)
         self._free_frames = self._device_buffer_frames
         self._free_at = time.monotonic()
 

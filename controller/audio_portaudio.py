@@ -121,17 +121,24 @@ class PortAudio:
     def open_output(self, device: DeviceInfo, frames_per_buffer: int = PERIOD_FRAMES) -> Any:
         return self._open(device, "output", frames_per_buffer)
 
-    def drop_output(self, stream: Any) -> None:
-        """Discard what an output stream holds, at once, and keep it running.
+    def drop_output(self, stream: Any, device: DeviceInfo, frames_per_buffer: int) -> Any:
+        """Discard what an output stream holds, at once; returns the stream to go on with.
 
         PyAudio has ``stop_stream`` (which plays the buffer out first) but no abort, so
         PortAudio's ``Pa_AbortStream`` and ``Pa_StartStream`` are called through PyAudio's
         extension module on the stream it wraps (the stream's own running flag stays
         true, as the stream does run again). Measured on PulseAudio: ~1 ms, and exactly
-        the unplayed samples are gone; the next write plays at once."""
-        native = self.pyaudio.pa
-        native.abort_stream(stream._stream)
-        native.start_stream(stream._stream)
+        the unplayed samples are gone; the next write plays at once. A PyAudio without
+        that module gets the public way: close the stream (closing a running stream
+        discards its buffer) and open a new one."""
+        native: Any = getattr(self.pyaudio, "pa", None)
+        handle = getattr(stream, "_stream", None)
+        if handle is not None and hasattr(native, "abort_stream"):
+            native.abort_stream(handle)
+            native.start_stream(handle)
+            return stream
+        stream.close()
+        return self.open_output(device, frames_per_buffer)
 
     # --- Choosing ---
 

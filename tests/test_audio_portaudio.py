@@ -303,6 +303,22 @@ def test_the_reply_after_a_drop_starts_on_an_empty_device_which_is_not_an_underr
     device.allow()
 
 
+def test_a_pyaudio_without_its_native_abort_drops_by_reopening_the_stream(
+        speaker: DeviceSpeaker, system: FakeSystem, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(sys.modules["pyaudio"], "pa")
+    device = fill_the_device(speaker, system)
+
+    speaker.clear()
+    eventually(lambda: len(system.outputs) == 2, "a new output stream opened")
+    assert device.closed  # closing a running stream discards what it holds
+    reply = b"\x07\x00" * (SPEAKER_BLOCK_BYTES // 2)
+    speaker.play("item_2", reply)
+    fresh = system.outputs[1]
+    assert fresh.calls.get(timeout=WAIT) == reply
+    fresh.allow(1000)
+    assert speaker.stats().error is None and speaker.stats().underruns == 0
+
+
 def test_a_device_with_a_buffer_smaller_than_a_block_is_written_a_buffer_at_a_time(
         system: FakeSystem, inbox: RecordingInbox) -> None:
     system.output_buffer_frames = 480  # one 20 ms period
