@@ -9,8 +9,9 @@ truncation needs, and it stops growing the moment ``clear`` returns.
 
 A sound card holds what it was handed in its own buffer (up to three blocks) before that
 is heard. Such a device ``drops_on_clear``: ``clear()`` takes back from the played
-counts what the device has not played yet (estimated from how full the device was after
-its last write and the time since, sample-clock exact at real-time pace) and asks the
+counts what the device has not played yet (estimated from how full the device was when
+last asked, what was written since, and the time since: within a few ms on the virtual
+devices) and asks the
 speaker thread to drop it (``take_drop_request``), so the speaker falls silent within a
 millisecond or two instead of playing its buffer out, and the model is told what was
 heard.
@@ -101,7 +102,8 @@ class PlaybackBuffer:
     """Bounded queue of item audio plus per-item played counters (thread-safe).
 
     With ``drops_on_clear`` the device can drop what it holds: the speaker thread reports
-    how full the device is after each write (``finish_period(..., device_fill=...)``) and
+    how full the device is with each write, and as of when
+    (``finish_period(..., device_fill=...)``), and
     ``clear()`` takes the unplayed part back (see the module docstring)."""
 
     def __init__(self, inbox: Inbox, *, capacity_ms: int = DEFAULT_CAPACITY_MS,
